@@ -1,0 +1,35 @@
+import { loadCifar10 } from './cifar10';
+import { DatasetOptionError } from './errors';
+import { loadFashionMnist } from './fashion-mnist';
+import { syntheticDataset } from './synthetic';
+import type { Dataset } from './types';
+
+/** Names loadDataset knows. */
+export type DatasetName = 'cifar10' | 'fashion-mnist' | 'synthetic';
+export const DATASET_NAMES: readonly DatasetName[] = ['cifar10', 'fashion-mnist', 'synthetic'];
+
+/** Options of loadDataset. */
+export interface LoadDatasetOptions {
+  /** Which dataset. Default 'fashion-mnist' (embedded, no files needed). */
+  name?: DatasetName;
+  /** Folder of the CIFAR-10 binary files; required for cifar10. */
+  dataDir?: string;
+  /** Training images to keep (validation keeps a fifth of that, capped at the full validation split). */
+  subset?: number;
+}
+
+/** Loads a dataset by name; throws DatasetOptionError for a bad option and DataFileError for a bad file. */
+export function loadDataset(options: LoadDatasetOptions = {}): Dataset {
+  const name = options.name ?? 'fashion-mnist';
+  switch (name) {
+    case 'cifar10':
+      if (options.dataDir === undefined) throw new DatasetOptionError('cifar10 needs the folder of its binary files (data_batch_1.bin … data_batch_5.bin): pass --data-dir DIR');
+      return loadCifar10(options.dataDir, options.subset === undefined ? {} : { subset: options.subset });
+    case 'fashion-mnist':
+      return loadFashionMnist(options.subset === undefined ? {} : { subset: options.subset });
+    case 'synthetic':
+      return syntheticDataset(options.subset === undefined ? {} : { train: options.subset, validation: Math.max(1, Math.ceil(options.subset / 4)) });
+    default:
+      throw new DatasetOptionError(`unknown dataset ${JSON.stringify(name)}: expected one of ${DATASET_NAMES.join(', ')}`);
+  }
+}

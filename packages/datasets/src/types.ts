@@ -1,0 +1,28 @@
+/** Images of one split: `count` images of height × width × channels floats each, NHWC, and their labels. */
+export interface Split {
+  readonly images: Float32Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+}
+
+/** A classification dataset, already normalised per channel (statistics of the training split). */
+export interface Dataset {
+  readonly name: string;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly classes: number;
+  readonly train: Split;
+  readonly validation: Split;
+  /** Per-channel mean and standard deviation that were subtracted and divided (of the raw [0, 1] pixels). */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+/** Augmentation applied to training batches (SPEC.md section 4). */
+export interface AugmentOptions {
+  /** Pixels of zero padding on each side before a random crop back to the original size; 0 disables. */
+  readonly padding: number;
+  /** Whether to flip each image horizontally with probability 1/2. */
+  readonly flip: boolean;
+}
