@@ -1,0 +1,156 @@
+import { STALENESS_RULES, type StalenessRule } from '@nasrl/ps';
+
+/** Prefix of every environment variable the parameter-server service reads. */
+export const ENV_PREFIX = 'NASRL_PS_';
+
+/**
+ * Every environment variable the service accepts, with its meaning and default. Deploy checks compare the
+ * docker-compose and Kubernetes manifests against this list; any other NASRL_PS_* key is refused at start.
+ */
+export const PARAM_SERVER_ENV: Readonly<Record<string, string>> = {
+  NASRL_PS_SHARD_INDEX: 'this shard\'s index: an integer, or a StatefulSet pod name such as "ps-3" (the ordinal is used). Default 0',
+  NASRL_PS_SHARD_COUNT: 'number of shards in the cluster. Default 1',
+  NASRL_PS_HOST: 'interface to listen on; 0.0.0.0 in containers. Default 127.0.0.1',
+  NASRL_PS_PORT: 'port to listen on; 0 picks a free port (read it from the "listening" log line). Default 7070',
+  NASRL_PS_CHECKPOINT_DIR: 'directory for checkpoints; unset disables checkpointing (logged as a warning)',
+  NASRL_PS_CHECKPOINT_EVERY_UPDATES: 'checkpoint after this many changes (pushes, inits); 0 = never. Default 100',
+  NASRL_PS_CHECKPOINT_INTERVAL_MS: 'checkpoint this often when anything changed; 0 = never. Default 30000',
+  NASRL_PS_CHECKPOINT_KEEP: 'how many newest checkpoint files to keep. Default 3',
+  NASRL_PS_STALENESS_BOUND: 'largest accepted staleness (current − base version), or "unbounded". Default unbounded',
+  NASRL_PS_STALENESS_RULE: `down-weighting of stale gradients: ${STALENESS_RULES.join(' | ')}. Default none`,
+  NASRL_PS_ACCUMULATE: 'apply the mean of every k gradients as one update (recurrent search: 10). Default 1',
+  NASRL_PS_LEARNING_RATE: 'Adam learning rate. Default 0.0006',
+  NASRL_PS_BETA1: 'Adam beta1. Default 0.9',
+  NASRL_PS_BETA2: 'Adam beta2. Default 0.999',
+  NASRL_PS_EPSILON: 'Adam epsilon. Default 1e-8',
+  NASRL_PS_MAX_REMEMBERED_STEPS: 'step ids remembered per experiment for duplicate detection. Default 20000',
+  NASRL_PS_MAX_MESSAGE_BYTES: 'largest gRPC message in bytes. Default 67108864 (64 MiB)',
+  NASRL_PS_SHUTDOWN_GRACE_MS: 'how long a shutdown lets in-flight calls finish. Default 5000',
+  NASRL_PS_TLS_CERT_FILE: 'PEM certificate chain of the server; with NASRL_PS_TLS_KEY_FILE enables TLS',
+  NASRL_PS_TLS_KEY_FILE: 'PEM private key of the server',
+  NASRL_PS_TLS_CLIENT_CA_FILE: 'PEM CA bundle; when set, clients must present a certificate signed by it',
+};
+
+/** The accepted keys, for deploy checks. */
+export const PARAM_SERVER_ENV_KEYS: readonly string[] = Object.keys(PARAM_SERVER_ENV);
+
+/** The service's configuration, fully populated. */
+export interface ParamServerConfig {
+  shardIndex: number;
+  shardCount: number;
+  host: string;
+  port: number;
+  checkpointDir: string | null;
+  checkpointEveryUpdates: number;
+  checkpointIntervalMs: number;
+  checkpointKeep: number;
+  stalenessBound: number;
+  stalenessRule: StalenessRule;
+  accumulate: number;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  maxRememberedSteps: number;
+  maxMessageBytes: number;
+  shutdownGraceMs: number;
+  tls: { certFile: string; keyFile: string; clientCaFile?: string } | null;
+}
+
+/** Thrown for an unknown or malformed NASRL_PS_* variable; the message names the key and what it accepts. */
+export class ConfigError extends Error {
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the NASRL_PS_* variables of `env` once; throws ConfigError naming the first bad key. */
+export function parseParamServerEnv(env: Readonly<Record<string, string | undefined>>): ParamServerConfig {
+  const unknown = Object.keys(env).filter((k) => k.startsWith(ENV_PREFIX) && !(k in PARAM_SERVER_ENV));
+  if (unknown.length > 0) {
+    throw new ConfigError(`unknown variable ${unknown.sort().join(', ')}; accepted NASRL_PS_* keys: ${PARAM_SERVER_ENV_KEYS.join(', ')}`);
+  }
+  // docker-compose and Kubernetes often pass "KEY=" for "not set".
+  const raw = (k: string): string | undefined => {
+    const v = env[k]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (k: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = raw(k);
+    if (v === undefined) return def;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(`${k} must be an integer in [${min}, ${max}], got '${v}'`);
+    return Number(v);
+  };
+  const num = (k: string, def: number, ok: (x: number) => boolean, range: string): number => {
+    const v = raw(k);
+    if (v === undefined) return def;
+    const x = Number(v);
+    if (!Number.isFinite(x) || !ok(x)) throw new ConfigError(`${k} must be a number ${range}, got '${v}'`);
+    return x;
+  };
+
+  const shardCount = int('NASRL_PS_SHARD_COUNT', 1, 1, 10_000);
+  const shardIndex = parseShardIndex(raw('NASRL_PS_SHARD_INDEX'), shardCount);
+  const host = raw('NASRL_PS_HOST') ?? '127.0.0.1';
+  if (/\s|\//.test(host)) throw new ConfigError(`NASRL_PS_HOST must be a host name or IP address, got '${host}'`);
+  const boundRaw = raw('NASRL_PS_STALENESS_BOUND');
+  let stalenessBound = Infinity;
+  if (boundRaw !== undefined && boundRaw !== 'unbounded') {
+    if (!/^\d+$/.test(boundRaw)) throw new ConfigError(`NASRL_PS_STALENESS_BOUND must be a non-negative integer or "unbounded", got '${boundRaw}'`);
+    stalenessBound = Number(boundRaw);
+  }
+  const rule = raw('NASRL_PS_STALENESS_RULE') ?? 'none';
+  if (!(STALENESS_RULES as readonly string[]).includes(rule)) {
+    throw new ConfigError(`NASRL_PS_STALENESS_RULE must be one of ${STALENESS_RULES.join(', ')}, got '${rule}'`);
+  }
+  const certFile = raw('NASRL_PS_TLS_CERT_FILE');
+  const keyFile = raw('NASRL_PS_TLS_KEY_FILE');
+  const clientCaFile = raw('NASRL_PS_TLS_CLIENT_CA_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('NASRL_PS_TLS_CERT_FILE and NASRL_PS_TLS_KEY_FILE must be set together (or neither, for plaintext)');
+  }
+  if (clientCaFile !== undefined && certFile === undefined) {
+    throw new ConfigError('NASRL_PS_TLS_CLIENT_CA_FILE needs NASRL_PS_TLS_CERT_FILE and NASRL_PS_TLS_KEY_FILE (client certificates only work over TLS)');
+  }
+  const unit = (x: number): boolean => x >= 0 && x < 1;
+  return {
+    shardIndex,
+    shardCount,
+    host,
+    port: int('NASRL_PS_PORT', 7070, 0, 65_535),
+    checkpointDir: raw('NASRL_PS_CHECKPOINT_DIR') ?? null,
+    checkpointEveryUpdates: int('NASRL_PS_CHECKPOINT_EVERY_UPDATES', 100, 0),
+    checkpointIntervalMs: int('NASRL_PS_CHECKPOINT_INTERVAL_MS', 30_000, 0),
+    checkpointKeep: int('NASRL_PS_CHECKPOINT_KEEP', 3, 1, 1_000),
+    stalenessBound,
+    stalenessRule: rule as StalenessRule,
+    accumulate: int('NASRL_PS_ACCUMULATE', 1, 1, 1_000_000),
+    learningRate: num('NASRL_PS_LEARNING_RATE', 0.0006, (x) => x > 0, '> 0'),
+    beta1: num('NASRL_PS_BETA1', 0.9, unit, 'in [0, 1)'),
+    beta2: num('NASRL_PS_BETA2', 0.999, unit, 'in [0, 1)'),
+    epsilon: num('NASRL_PS_EPSILON', 1e-8, (x) => x > 0, '> 0'),
+    maxRememberedSteps: int('NASRL_PS_MAX_REMEMBERED_STEPS', 20_000, 1),
+    maxMessageBytes: int('NASRL_PS_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    shutdownGraceMs: int('NASRL_PS_SHUTDOWN_GRACE_MS', 5_000, 0),
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) } : null,
+  };
+}
+
+function parseShardIndex(v: string | undefined, shardCount: number): number {
+  if (v === undefined) return 0;
+  const m = /^(?:.*-)?(\d+)$/.exec(v);
+  if (!m) throw new ConfigError(`NASRL_PS_SHARD_INDEX must be an integer or a pod name ending in -<ordinal> (e.g. ps-3), got '${v}'`);
+  const index = Number(m[1]);
+  if (index >= shardCount) {
+    throw new ConfigError(`NASRL_PS_SHARD_INDEX is ${index} but NASRL_PS_SHARD_COUNT is ${shardCount}; the index must be below the count`);
+  }
+  return index;
+}
+
+/** The address to listen on, host:port (IPv6 hosts in brackets). */
+export function listenAddress(c: Pick<ParamServerConfig, 'host' | 'port'>): string {
+  const host = c.host.includes(':') && !c.host.startsWith('[') ? `[${c.host}]` : c.host;
+  return `${host}:${c.port}`;
+}
