@@ -51,7 +51,7 @@ export class CheckpointStore {
     this.shardIndex = o.shardIndex;
     this.keep = keep;
     this.log = o.log ?? silentLogger;
-    this.pattern = new RegExp(`^shard-0*${o.shardIndex}-(\\d{12})\\.ckpt$`);
+    this.pattern = new RegExp(`^shard-0*${o.shardIndex}-(\\d+)\\.ckpt$`);
   }
 
   /** This shard's checkpoint files, newest first. */
