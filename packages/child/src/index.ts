@@ -1,1 +1,25 @@
-export {};
+/**
+ * Child networks: a convolutional architecture → a TensorFlow.js model (explicit variables), checked against
+ * limits before allocation, trained with Nesterov momentum SGD; the reward is the cubed best recent validation
+ * accuracy.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from '@nasrl/tf';
+ * import { loadDataset } from '@nasrl/datasets';
+ * import { REFERENCE_CHILD, trainChild } from '@nasrl/child';
+ * await selectBackend();
+ * const data = loadDataset({ name: 'fashion-mnist', subset: 10000 });
+ * const result = await trainChild(REFERENCE_CHILD, data, { epochs: 3 }, { onEpoch: (e) => console.log(e) });
+ * console.log(result.curve, result.reward);
+ * ```
+ */
+export type { ChildLimits, ChildPlan, InputShape, LayerPlan, Padding } from './plan';
+export { CHILD_LIMIT_DEFAULTS, planChild } from './plan';
+export type { BatchNormOptions } from './model';
+export { ChildModel } from './model';
+export type { CompiledTrainOptions, EpochReport, LearningRateSchedule, TrainHooks, TrainOptions, TrainResult } from './trainer';
+export { compileTrainOptions, evaluate, learningRateAt, rewardOf, trainChild } from './trainer';
+export { REFERENCE_CHILD } from './reference';
+export { expectNoLeakedTensors } from './leaks';
+export { ArchitectureTooLargeError, TrainingCancelledError, TrainingOptionError } from './errors';

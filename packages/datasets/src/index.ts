@@ -21,7 +21,7 @@ export {
 export type { FashionMnistOptions } from './fashion-mnist';
 export { FASHION_MNIST_PER_CLASS, FASHION_MNIST_TRAIN, FASHION_MNIST_VALIDATION, fashionMnistDirectory, loadFashionMnist, readFashionMnistClass } from './fashion-mnist';
 export type { SyntheticOptions } from './synthetic';
-export { syntheticDataset } from './synthetic';
+export { SYNTHETIC_MAX_CLASSES, syntheticDataset } from './synthetic';
 export { augmentBatch, gatherBatch } from './augment';
 export { channelStatistics, normalizeInPlace } from './normalize';
 export { permutation, seededRandom } from './rng';

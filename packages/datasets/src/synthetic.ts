@@ -1,3 +1,4 @@
+import { DatasetOptionError } from './errors';
 import { channelStatistics, normalizeInPlace } from './normalize';
 import { seededRandom } from './rng';
 import type { Dataset, Split } from './types';
@@ -12,20 +13,37 @@ export interface SyntheticOptions {
   size?: number;
   /** Channels. Default 1. */
   channels?: number;
-  /** Classes (at most 4 × size). Default 4. */
+  /** Classes, 2..6. Default 4. */
   classes?: number;
   /** Seed of the images and the noise. Default 1. */
   seed?: number;
 }
 
+/** Patterns of the synthetic classes; a pixel (y, x) of an image with offset o is bright when the pattern says so. */
+const PATTERNS: readonly ((y: number, x: number, o: number, size: number) => boolean)[] = [
+  (y, _x, o) => y === o, // horizontal line
+  (_y, x, o) => x === o, // vertical line
+  (y, x, o, size) => x === y + o || x === y + o - size, // diagonal
+  (y, x, o, size) => x + y === size - 1 - o || x + y === 2 * size - 1 - o, // anti-diagonal
+  (y, x, o) => Math.abs(y - o) <= 1 && Math.abs(x - o) <= 1, // a 3×3 square
+  () => false, // noise only
+];
+
+/** Most classes syntheticDataset offers. */
+export const SYNTHETIC_MAX_CLASSES = PATTERNS.length;
+
 /**
- * A small learnable dataset for tests: class k is a bright bar on noise, horizontal for even k and vertical
- * for odd k, at row or column ⌊k/2⌋, so a small convolutional child separates the classes in a few epochs.
+ * A small learnable dataset for tests: class k is a pattern (horizontal, vertical, diagonal, anti-diagonal
+ * line, a square, nothing) at a random position on noise, so a small convolutional child with global
+ * pooling separates the classes in a few epochs. No files involved.
  */
 export function syntheticDataset(options: SyntheticOptions = {}): Dataset {
   const size = options.size ?? 8;
   const channels = options.channels ?? 1;
   const classes = options.classes ?? 4;
+  if (!Number.isInteger(classes) || classes < 2 || classes > PATTERNS.length) {
+    throw new DatasetOptionError(`synthetic classes: expected 2..${PATTERNS.length}, got ${classes}`);
+  }
   const random = seededRandom(options.seed ?? 1);
   const make = (count: number): Split => {
     const images = new Float32Array(count * size * size * channels);
@@ -33,11 +51,10 @@ export function syntheticDataset(options: SyntheticOptions = {}): Dataset {
     for (let n = 0; n < count; n++) {
       const label = n % classes;
       labels[n] = label;
-      // Even classes are horizontal bars, odd ones vertical, at a class-dependent position.
-      const line = Math.floor(label / 2) % size;
-      const horizontal = label % 2 === 0;
+      const pattern = PATTERNS[label] as (typeof PATTERNS)[number];
+      const offset = Math.floor(random() * size);
       for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-        const on = horizontal ? y === line : x === line;
+        const on = pattern(y, x, offset, size);
         for (let c = 0; c < channels; c++) images[((n * size + y) * size + x) * channels + c] = (on ? 0.8 : 0.1) + 0.2 * random();
       }
     }

@@ -45,6 +45,15 @@ const configs: GradConfig[] = [
     },
   },
   {
+    // avgPool casts its input to float32, which records a Cast even when it is one already.
+    kernelName: 'Cast',
+    gradFunc: (dy: Tensor | Tensor[]) => ({ x: () => tf.clone(dy as Tensor) }),
+  },
+  {
+    kernelName: 'Identity',
+    gradFunc: (dy: Tensor | Tensor[]) => ({ x: () => tf.clone(dy as Tensor) }),
+  },
+  {
     kernelName: 'Concat',
     saveAllInputs: true,
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
@@ -88,7 +97,7 @@ const configs: GradConfig[] = [
 export const TRAINING_GRADIENT_KERNELS: readonly string[] = configs.map((c) => c.kernelName);
 
 /**
- * Registers the gradients of Conv2D, Relu, Concat, PadV2, MaxPool and AvgPool, keeping any already registered
+ * Registers the gradients of Conv2D, Relu, Cast, Identity, Concat, PadV2, MaxPool and AvgPool, keeping any already registered
  * (the full tfjs package that tfjs-node loads brings its own). Idempotent.
  */
 export function registerTrainingGradients(): void {
