@@ -11,7 +11,7 @@ import {
 import { compileRetryOptions, withRetries, type CompiledRetryOptions, type RetryOptions } from './retry';
 import { assignShards, compareCodePoints, splitByShard } from './sharding';
 import { fromServiceError, STALENESS_METADATA_KEY } from './status';
-import { assertFinite, fromWire, sameShape, shapeString, toWire, type NamedTensor } from './tensor';
+import { assertFinite, fromWire, sameShape, shapeString, toWire, toWireView, type NamedTensor } from './tensor';
 import { clientCredentials, type ClientTlsOptions } from './tls';
 
 /** Options of a ParameterServerClient. */
@@ -143,7 +143,8 @@ export class ParameterServerClient {
       throw new ParameterServerConfigError(`push needs one base version per shard (${this.shardCount}), got ${versions.length}`);
     }
     this.checkGradients(experiment, stepId, gradients);
-    const parts = splitByShard(gradients.map(toWire), assignShards(gradients, this.shardCount));
+    // Views, not copies: the caller awaits the push, and gradients are serialised as each call starts.
+    const parts = splitByShard(gradients.map(toWireView), assignShards(gradients, this.shardCount));
     return this.all(async (s): Promise<ShardPushResult> => {
       try {
         const r = await this.call(s, this.methods.Push, {

@@ -33,9 +33,12 @@ export {
   elementCount,
   encodeFloat32,
   decodeFloat32,
+  decodeFloat32Into,
+  float32BytesView,
   firstNonFinite,
   assertFinite,
   toWire,
+  toWireView,
   fromWire,
   sameShape,
 } from './tensor';

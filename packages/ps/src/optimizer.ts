@@ -44,15 +44,19 @@ export function adamStep(
   gradScale = 1,
 ): void {
   const { learningRate, beta1, beta2, epsilon } = o;
-  const c1 = 1 - Math.pow(beta1, t);
-  const c2 = 1 - Math.pow(beta2, t);
-  for (let i = 0; i < params.length; i++) {
+  // θ -= α·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2, rearranged so the loop has one sqrt and one division.
+  const stepSize = learningRate / (1 - Math.pow(beta1, t));
+  const invSqrtC2 = 1 / Math.sqrt(1 - Math.pow(beta2, t));
+  const a1 = 1 - beta1;
+  const a2 = 1 - beta2;
+  const n = params.length;
+  for (let i = 0; i < n; i++) {
     const g = (grad[i] as number) * gradScale;
-    const mi = beta1 * (m[i] as number) + (1 - beta1) * g;
-    const vi = beta2 * (v[i] as number) + (1 - beta2) * g * g;
+    const mi = beta1 * (m[i] as number) + a1 * g;
+    const vi = beta2 * (v[i] as number) + a2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    params[i] = (params[i] as number) - (learningRate * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+    params[i] = (params[i] as number) - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + epsilon);
   }
 }
 

@@ -111,7 +111,8 @@ function serviceImplementation(shard: ShardCore, log: Logger): grpc.UntypedServi
     return { experiment: req.experiment, created: r.created, version: r.version };
   });
   const pull = unary<PullRequestMessage, PullResponseMessage>('Pull', log, (req) => {
-    const r = shard.pull(req.experiment, layoutOf(req.layout));
+    // Views are safe: grpc-js serialises the reply synchronously inside the callback.
+    const r = shard.pullViews(req.experiment, layoutOf(req.layout));
     return { experiment: req.experiment, version: r.version, tensors: r.tensors };
   });
   const push = unary<PushRequestMessage, PushResponseMessage>('Push', log, (req) => {

@@ -30,7 +30,7 @@ import type {
   TensorState,
 } from './shard-types';
 import { compareCodePoints } from './sharding';
-import { assertFinite, encodeFloat32, fromWire, sameShape, shapeString, type WireTensor } from './tensor';
+import { assertFinite, decodeFloat32Into, encodeFloat32, float32BytesView, fromWire, sameShape, shapeString, type WireTensor } from './tensor';
 
 /** Options of a shard core. */
 export interface ShardCoreOptions {
@@ -80,6 +80,8 @@ export function compileShardCoreOptions(o: ShardCoreOptions): CompiledShardCoreO
 
 interface Slot extends TensorState {
   size: number;
+  // Where an incoming gradient is decoded; reused so a push allocates nothing proportional to the slice.
+  scratch: Float32Array | null;
 }
 
 interface ExperimentState {
@@ -106,14 +108,18 @@ const MAX_ID_LENGTH = 256;
 /**
  * One parameter-server shard without any transport: holds the slices of one or more experiments, applies
  * Adam on each push as it arrives, counts versions, ignores repeated step ids and enforces the staleness
- * policy. Every method is synchronous and validates its whole input before changing anything, so a rejected
- * request leaves the parameters untouched and concurrent requests never see a half-applied update.
+ * policy. Every method validates its whole input before changing anything, so a rejected request leaves the
+ * parameters untouched. A push's Adam step runs right after the push returns (in a setImmediate, so a
+ * server's reply is written first) or at the start of the next call, whichever comes first: every caller
+ * sees each accepted push fully applied, never half.
  */
 export class ShardCore {
   readonly options: CompiledShardCoreOptions;
   private readonly experiments = new Map<string, ExperimentState>();
   private readonly listeners: ((change: ShardChange) => void)[] = [];
   private closed = false;
+  private pending: (() => void) | null = null;
+  private flushScheduled = false;
 
   constructor(options: ShardCoreOptions) {
     this.options = compileShardCoreOptions(options);
@@ -132,6 +138,7 @@ export class ShardCore {
   /** Creates the experiment's slice unless it exists; an existing one must have the same names and shapes. */
   init(input: InitInput): InitResult {
     this.checkOpen();
+    this.flush();
     this.checkRequest(input.experiment, input.layout);
     const tensors = input.tensors.map((w) => {
       const t = fromWire(w);
@@ -157,7 +164,7 @@ export class ShardCore {
     const slots = new Map<string, Slot>();
     for (const t of tensors) {
       const n = t.data.length;
-      slots.set(t.name, { name: t.name, shape: t.shape, size: n, params: t.data, m: new Float32Array(n), v: new Float32Array(n), accumulator: null });
+      slots.set(t.name, { name: t.name, shape: t.shape, size: n, params: t.data, m: new Float32Array(n), v: new Float32Array(n), accumulator: null, scratch: null });
     }
     const state: ExperimentState = {
       experiment: input.experiment,
@@ -177,18 +184,21 @@ export class ShardCore {
 
   /** Returns a copy of the experiment's slice and its version. */
   pull(experiment: string, layout?: ShardLayout): PullResult {
-    this.checkOpen();
-    const state = this.get(experiment, layout);
-    const tensors: WireTensor[] = state.names.map((name) => {
-      const slot = state.slots.get(name) as Slot;
-      return { name, shape: [...slot.shape], data: encodeFloat32(slot.params) };
-    });
-    return { version: state.version, tensors };
+    return this.pullWith(experiment, layout, encodeFloat32);
+  }
+
+  /**
+   * Like pull, but the tensor bytes alias the live parameters (no copy): valid only until control returns to
+   * the event loop. For a transport that serialises the reply synchronously (the gRPC server does).
+   */
+  pullViews(experiment: string, layout?: ShardLayout): PullResult {
+    return this.pullWith(experiment, layout, float32BytesView);
   }
 
   /** Applies (or accumulates) one gradient step; see the class comment for the order of checks. */
   push(input: PushInput): PushResult {
     this.checkOpen();
+    this.flush();
     const state = this.get(input.experiment, input.layout);
     const { stepId } = input;
     if (typeof stepId !== 'string' || stepId.length === 0 || stepId.length > MAX_ID_LENGTH) {
@@ -209,39 +219,45 @@ export class ShardCore {
     }
     const weight = stalenessWeight(this.options.staleness.rule, staleness);
     this.remember(state, stepId);
-    const k = this.options.accumulate;
-    if (k === 1 && state.pendingGradients === 0) {
-      state.version++;
-      for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, state.version, this.options.adam, weight);
+    const adam = this.options.adam;
+    if (this.options.accumulate === 1 && state.pendingGradients === 0) {
+      const t = ++state.version;
       state.counters.pushesApplied++;
+      this.defer(() => {
+        for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
+      });
       this.emit({ experiment: state.experiment, kind: 'applied', version: state.version });
       return { outcome: 'applied', version: state.version, staleness, weight };
     }
-    for (const [slot, g] of grads) {
-      const acc = slot.accumulator ?? (slot.accumulator = new Float32Array(slot.size));
-      for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + weight * (g[i] as number);
-    }
-    state.pendingGradients++;
-    if (state.pendingGradients < k) {
+    const count = ++state.pendingGradients;
+    const complete = count >= this.options.accumulate;
+    const t = complete ? ++state.version : state.version;
+    if (complete) {
+      state.pendingGradients = 0;
+      state.counters.pushesApplied++;
+    } else {
       state.counters.pushesAccumulated++;
-      this.emit({ experiment: state.experiment, kind: 'accumulated', version: state.version });
-      return { outcome: 'accumulated', version: state.version, staleness, weight };
     }
-    const scale = 1 / state.pendingGradients;
-    state.version++;
-    for (const slot of state.slots.values()) {
-      const acc = slot.accumulator as Float32Array;
-      adamStep(slot.params, slot.m, slot.v, acc, state.version, this.options.adam, scale);
-      acc.fill(0);
-    }
-    state.pendingGradients = 0;
-    state.counters.pushesApplied++;
-    this.emit({ experiment: state.experiment, kind: 'applied', version: state.version });
-    return { outcome: 'applied', version: state.version, staleness, weight };
+    this.defer(() => {
+      for (const [slot, g] of grads) {
+        const acc = slot.accumulator ?? (slot.accumulator = new Float32Array(slot.size));
+        for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + weight * (g[i] as number);
+      }
+      if (!complete) return;
+      for (const slot of state.slots.values()) {
+        const acc = slot.accumulator as Float32Array;
+        adamStep(slot.params, slot.m, slot.v, acc, t, adam, 1 / count);
+        acc.fill(0);
+      }
+    });
+    const outcome = complete ? 'applied' : 'accumulated';
+    this.emit({ experiment: state.experiment, kind: outcome, version: state.version });
+    return { outcome, version: state.version, staleness, weight };
   }
 
   /** Stats of one experiment, or of all when `experiment` is empty or omitted. */
   stats(experiment?: string): ExperimentStats[] {
+    this.flush();
     const states = experiment ? [this.get(experiment)] : [...this.experiments.values()];
     return states.map((s) => {
       let parameterCount = 0;
@@ -265,6 +281,7 @@ export class ShardCore {
 
   /** The shard's whole state as live views; encode it synchronously (before the next push). */
   snapshot(): ShardSnapshot {
+    this.flush();
     const experiments: ExperimentSnapshot[] = [...this.experiments.values()].map((s) => ({
       experiment: s.experiment,
       version: s.version,
@@ -300,7 +317,7 @@ export class ShardCore {
     this.experiments.clear();
     for (const e of snapshot.experiments) {
       const slots = new Map<string, Slot>();
-      for (const t of e.tensors) slots.set(t.name, { ...t, shape: [...t.shape], size: t.params.length });
+      for (const t of e.tensors) slots.set(t.name, { ...t, shape: [...t.shape], size: t.params.length, scratch: null });
       this.experiments.set(e.experiment, {
         experiment: e.experiment,
         names: [...slots.keys()].sort(compareCodePoints),
@@ -317,7 +334,41 @@ export class ShardCore {
 
   /** Refuses every later request with ShardClosedError (UNAVAILABLE), so clients retry the restarted shard. */
   close(): void {
+    this.flush();
     this.closed = true;
+  }
+
+  private pullWith(experiment: string, layout: ShardLayout | undefined, bytes: (data: Float32Array) => Uint8Array): PullResult {
+    this.checkOpen();
+    this.flush();
+    const state = this.get(experiment, layout);
+    const tensors: WireTensor[] = state.names.map((name) => {
+      const slot = state.slots.get(name) as Slot;
+      return { name, shape: [...slot.shape], data: bytes(slot.params) };
+    });
+    return { version: state.version, tensors };
+  }
+
+  /**
+   * Runs the arithmetic of an accepted push after the current task, so the reply goes out first; every
+   * public method calls flush() before reading or writing state, so no caller can observe the gap.
+   */
+  private defer(apply: () => void): void {
+    this.flush();
+    this.pending = apply;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    const apply = this.pending;
+    this.pending = null;
+    apply?.();
   }
 
   private checkOpen(): void {
@@ -398,9 +449,9 @@ export class ShardCore {
       if (!sameShape(w.shape, slot.shape)) {
         throw new InvalidRequestError(`${where}: tensor '${w.name}' has shape ${shapeString(w.shape)}, expected ${shapeString(slot.shape)}`);
       }
-      const g = fromWire(w);
-      assertFinite(w.name, g.data);
-      out.push([slot, g.data]);
+      const g = decodeFloat32Into(w.data, slot.scratch ?? (slot.scratch = new Float32Array(slot.size)), `tensor '${w.name}'`);
+      assertFinite(w.name, g);
+      out.push([slot, g]);
     }
     if (out.length !== state.slots.size) {
       const missing = state.names.filter((n) => !seen.has(n));

@@ -52,24 +52,46 @@ export function encodeFloat32(data: Float32Array): Buffer {
 }
 
 /**
- * Decodes little-endian float32 bytes into a fresh Float32Array (copied: wire buffers are rarely 4-byte
- * aligned and belong to the transport). Throws InvalidRequestError when the byte length is not
- * `4 * expectedLength`.
+ * The little-endian bytes of `data` without copying where the host is little-endian (a view that aliases
+ * `data`: send it before changing `data`); a copy on big-endian hosts.
  */
-export function decodeFloat32(bytes: Uint8Array, expectedLength: number, what = 'tensor'): Float32Array {
-  if (bytes.byteLength !== expectedLength * 4) {
-    throw new InvalidRequestError(
-      `${what}: data has ${bytes.byteLength} bytes but its shape needs ${expectedLength * 4} (${expectedLength} float32 values)`,
-    );
-  }
-  const out = new Float32Array(expectedLength);
+export function float32BytesView(data: Float32Array): Uint8Array {
+  return LITTLE_ENDIAN_HOST ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : encodeFloat32(data);
+}
+
+/**
+ * Decodes little-endian float32 bytes into `out` (whose length is the expected element count), avoiding an
+ * allocation on hot paths; throws InvalidRequestError when the byte length does not match.
+ */
+export function decodeFloat32Into(bytes: Uint8Array, out: Float32Array, what = 'tensor'): Float32Array {
+  const expectedLength = out.length;
+  checkByteLength(bytes, expectedLength, what);
   if (LITTLE_ENDIAN_HOST) {
-    new Uint8Array(out.buffer).set(bytes);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
   } else {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < expectedLength; i++) out[i] = view.getFloat32(i * 4, true);
   }
   return out;
+}
+
+/**
+ * Decodes little-endian float32 bytes into a fresh Float32Array (copied: wire buffers are rarely 4-byte
+ * aligned and belong to the transport). Throws InvalidRequestError when the byte length is not
+ * `4 * expectedLength`.
+ */
+export function decodeFloat32(bytes: Uint8Array, expectedLength: number, what = 'tensor'): Float32Array {
+  // Checked before allocating, so a bogus shape cannot make us allocate first and fail after.
+  checkByteLength(bytes, expectedLength, what);
+  return decodeFloat32Into(bytes, new Float32Array(expectedLength), what);
+}
+
+function checkByteLength(bytes: Uint8Array, expectedLength: number, what: string): void {
+  if (bytes.byteLength !== expectedLength * 4) {
+    throw new InvalidRequestError(
+      `${what}: data has ${bytes.byteLength} bytes but its shape needs ${expectedLength * 4} (${expectedLength} float32 values)`,
+    );
+  }
 }
 
 /** Index of the first NaN or ±Infinity in `data`, or -1 when all values are finite. */
@@ -95,6 +117,15 @@ export function toWire(t: NamedTensor): WireTensor {
     throw new InvalidRequestError(`tensor '${t.name}': ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${n}`);
   }
   return { name: t.name, shape: [...t.shape], data: encodeFloat32(t.data) };
+}
+
+/** Like toWire, but the data aliases `t.data` on little-endian hosts (no copy); send it before changing `t`. */
+export function toWireView(t: NamedTensor): WireTensor {
+  const n = elementCount(t.shape, `tensor '${t.name}'`);
+  if (t.data.length !== n) {
+    throw new InvalidRequestError(`tensor '${t.name}': ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${n}`);
+  }
+  return { name: t.name, shape: [...t.shape], data: float32BytesView(t.data) };
 }
 
 /** Converts a wire tensor to a named tensor, validating name, shape and byte length (not finiteness). */
