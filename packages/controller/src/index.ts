@@ -1,1 +1,27 @@
-export {};
+/**
+ * The controller: an LSTM policy over a search space's tokens, trained with REINFORCE.
+ *
+ * @example
+ * ```ts
+ * import { Adam, ControllerPolicy, Rng, reinforceStep, EMPTY_BASELINE } from '@nasrl/controller';
+ * const policy = new ControllerPolicy(space);
+ * const params = policy.parameters();
+ * const adam = new Adam({ learningRate: 0.0006 });
+ * const samples = policy.sample(8, new Rng(1));
+ * const step = reinforceStep(policy, samples, rewards, EMPTY_BASELINE, { baselineDecay: 0.95 });
+ * adam.apply(params, step.gradients);
+ * policy.setParameters(params);
+ * ```
+ */
+export { ControllerPolicy } from './policy';
+export type { PolicyOptions, CompiledPolicyOptions, SampledArchitecture, ScoredArchitecture } from './policy';
+export { reinforceStep, compileReinforceOptions, REINFORCE_DEFAULTS } from './reinforce';
+export type { ReinforceOptions, ReinforceStep } from './reinforce';
+export { EMPTY_BASELINE, updateBaseline, baselineFor } from './baseline';
+export type { BaselineState } from './baseline';
+export { Adam, ADAM_DEFAULTS } from './adam';
+export type { AdamOptions } from './adam';
+export { Rng } from './rng';
+export { sizeOf } from './tensors';
+export type { NamedTensor } from './tensors';
+export { ControllerConfigError, ParameterMismatchError } from './errors';

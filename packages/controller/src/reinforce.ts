@@ -1,0 +1,57 @@
+import { baselineFor, EMPTY_BASELINE, updateBaseline, type BaselineState } from './baseline';
+import { ControllerConfigError } from './errors';
+import type { ControllerPolicy, SampledArchitecture } from './policy';
+import type { NamedTensor } from './tensors';
+
+/** REINFORCE options (SPEC.md section 2). */
+export interface ReinforceOptions {
+  /** Decay of the EMA baseline. Default 0.95. */
+  baselineDecay?: number;
+  /** Weight of the entropy bonus added to the objective. Default 0. */
+  entropyWeight?: number;
+}
+
+export const REINFORCE_DEFAULTS: Required<ReinforceOptions> = { baselineDecay: 0.95, entropyWeight: 0 };
+
+/** Fills defaults and checks ranges; throws ControllerConfigError naming the option. */
+export function compileReinforceOptions(options: ReinforceOptions = {}): Required<ReinforceOptions> {
+  const o = { ...REINFORCE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ReinforceOptions>;
+  if (!(o.baselineDecay >= 0 && o.baselineDecay < 1)) throw new ControllerConfigError(`baselineDecay: expected a number in [0, 1), got ${o.baselineDecay}`);
+  if (!Number.isFinite(o.entropyWeight) || o.entropyWeight < 0) throw new ControllerConfigError(`entropyWeight: expected a number >= 0, got ${o.entropyWeight}`);
+  return o;
+}
+
+/** The result of one REINFORCE step's gradient computation. */
+export interface ReinforceStep {
+  readonly gradients: NamedTensor[];
+  readonly loss: number;
+  /** The baseline subtracted from each reward. */
+  readonly baseline: number;
+  /** The baseline state after this step's rewards (to store, or share between replicas). */
+  readonly nextBaseline: BaselineState;
+}
+
+/**
+ * One REINFORCE step: ∇J ≈ (1/m) Σ_k Σ_t ∇ log P(a_t) · (R_k − b) for the m sampled architectures, with b the
+ * EMA baseline before this step. Returns the gradient of the loss to *descend* (the negated objective).
+ */
+export function reinforceStep(
+  policy: ControllerPolicy,
+  samples: readonly SampledArchitecture[],
+  rewards: readonly number[],
+  baseline: BaselineState = EMPTY_BASELINE,
+  options: ReinforceOptions = {},
+): ReinforceStep {
+  const o = compileReinforceOptions(options);
+  if (samples.length !== rewards.length) throw new ControllerConfigError(`reinforceStep: ${samples.length} samples but ${rewards.length} rewards`);
+  if (rewards.some((r) => !Number.isFinite(r))) throw new ControllerConfigError('reinforceStep: a reward is not finite');
+  const layers = samples[0]?.layers;
+  if (samples.some((s) => s.layers !== layers)) throw new ControllerConfigError('reinforceStep: the samples of one step must share their depth');
+  const b = baselineFor(baseline, rewards);
+  const { loss, gradients } = policy.gradient(
+    samples.map((s, k) => ({ tokens: s.tokens, advantage: (rewards[k] as number) - b })),
+    layers,
+    o.entropyWeight,
+  );
+  return { gradients, loss, baseline: b, nextBaseline: updateBaseline(baseline, rewards, o.baselineDecay) };
+}

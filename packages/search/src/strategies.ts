@@ -1,0 +1,142 @@
+import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, type PolicyOptions, type Rng } from '@nasrl/controller';
+import type { TabularBenchmark } from './benchmark';
+import { SearchConfigError } from './errors';
+import { RunState, type RunResult } from './run-state';
+
+/** Random search: uniform architectures until the budget runs out, each evaluation charged. */
+export function randomSearch(bench: TabularBenchmark, rng: Rng): RunResult {
+  const state = new RunState(bench);
+  const sizes = choiceSizes(bench);
+  let misses = 0;
+  while (!state.exhausted) {
+    const outcome = state.evaluate(sizes.map((n) => rng.int(n)), false);
+    if (outcome.kind === 'missing' && ++misses > 100 * bench.budget + 1000) state.stop();
+  }
+  return state.result();
+}
+
+/** Options of regularized evolution (Real et al. 2019), with NAS-Bench-201's settings as defaults. */
+export interface EvolutionOptions {
+  /** Default 10. */
+  population?: number;
+  /** Tournament size. Default 3. */
+  tournament?: number;
+}
+
+/**
+ * Regularized evolution: a random population, then repeatedly the best of a random tournament is mutated
+ * (one token changed to another choice), the child evaluated and the oldest member removed.
+ */
+export function regularizedEvolution(bench: TabularBenchmark, rng: Rng, options: EvolutionOptions = {}): RunResult {
+  const population = options.population ?? 10;
+  const tournament = options.tournament ?? 3;
+  if (!Number.isInteger(population) || population < 1) throw new SearchConfigError(`population: expected a positive integer, got ${population}`);
+  if (!Number.isInteger(tournament) || tournament < 1 || tournament > population) {
+    throw new SearchConfigError(`tournament: expected an integer in [1, population], got ${tournament}`);
+  }
+  const state = new RunState(bench);
+  const sizes = choiceSizes(bench);
+  const members: { tokens: number[]; reward: number }[] = [];
+  let misses = 0;
+  const tryAdd = (tokens: number[]): void => {
+    const outcome = state.evaluate(tokens, false);
+    if (outcome.kind === 'result') members.push({ tokens, reward: outcome.result.reward });
+    else if (outcome.kind === 'missing' && ++misses > 100 * bench.budget + 1000) state.stop();
+  };
+  while (!state.exhausted && members.length < population) tryAdd(sizes.map((n) => rng.int(n)));
+  while (!state.exhausted) {
+    let parent: { tokens: number[]; reward: number } | undefined;
+    for (let i = 0; i < tournament; i++) {
+      const candidate = members[rng.int(members.length)] as { tokens: number[]; reward: number };
+      if (!parent || candidate.reward > parent.reward) parent = candidate;
+    }
+    const child = mutate((parent as { tokens: number[] }).tokens, sizes, rng);
+    const before = members.length;
+    tryAdd(child);
+    if (members.length > before) members.shift();
+  }
+  return state.result();
+}
+
+/** Options of the REINFORCE strategy: the controller, its optimizer and the search loop. */
+export interface ReinforceSearchOptions {
+  /** Controller options (hidden size, layers, temperature, tanh constant). */
+  policy?: PolicyOptions;
+  /** Adam learning rate. Default 0.0006 (the paper's). */
+  learningRate?: number;
+  /** EMA baseline decay. Default 0.95. */
+  baselineDecay?: number;
+  /** Entropy bonus weight. Default 0. */
+  entropyWeight?: number;
+  /** Architectures sampled per controller step (m). Default 1. */
+  architecturesPerStep?: number;
+  /** Rewards are multiplied by this before REINFORCE (NAS-Bench-201 accuracies are percent: 0.01). Default 1. */
+  rewardScale?: number;
+  /** Do not charge the budget again for an architecture already evaluated in the run. Default false. */
+  reuseEvaluations?: boolean;
+  /** Stop once the controller has proposed this many architectures (charged or not). Default 50 × budget in evaluations, or 20,000. */
+  maxProposals?: number;
+}
+
+/** The REINFORCE controller of the cluster, trained locally against the table. */
+export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: ReinforceSearchOptions = {}): RunResult {
+  const m = options.architecturesPerStep ?? 1;
+  if (!Number.isInteger(m) || m < 1) throw new SearchConfigError(`architecturesPerStep: expected a positive integer, got ${m}`);
+  const scale = options.rewardScale ?? 1;
+  const reuse = options.reuseEvaluations ?? false;
+  const maxProposals = options.maxProposals ?? (bench.budgetUnit === 'evaluations' ? 50 * bench.budget : 20000);
+  const policy = new ControllerPolicy(bench.space, { ...options.policy, initSeed: rng.nextUint32() });
+  try {
+    const params = policy.parameters();
+    const adam = new Adam({ learningRate: options.learningRate ?? 0.0006 });
+    const state = new RunState(bench);
+    let baseline = EMPTY_BASELINE;
+    let worst = Infinity;
+    while (!state.exhausted && state.proposals < maxProposals) {
+      const samples = policy.sample(m, rng);
+      const rewards: number[] = [];
+      for (const s of samples) {
+        const outcome = state.evaluate(s.tokens, reuse);
+        if (outcome.kind === 'exhausted') break;
+        if (outcome.kind === 'result') {
+          rewards.push(outcome.result.reward * scale);
+          worst = Math.min(worst, outcome.result.reward * scale);
+        } else {
+          // Architectures the table lacks earn the worst reward seen so far: the controller learns to avoid them.
+          rewards.push(Number.isFinite(worst) ? worst : 0);
+        }
+      }
+      if (rewards.length === 0) break;
+      const step = reinforceStep(policy, samples.slice(0, rewards.length), rewards, baseline, {
+        baselineDecay: options.baselineDecay ?? 0.95,
+        entropyWeight: options.entropyWeight ?? 0,
+      });
+      baseline = step.nextBaseline;
+      adam.apply(params, step.gradients);
+      policy.setParameters(params);
+    }
+    return state.result();
+  } finally {
+    policy.dispose();
+  }
+}
+
+function choiceSizes(bench: TabularBenchmark): number[] {
+  return bench.space.decisions().map((d) => {
+    if (d.kind !== 'categorical') throw new SearchConfigError(`tabular strategies need a space of categorical tokens; ${bench.space.name} has anchor points`);
+    const type = bench.space.tokenTypes.find((t) => t.name === d.type);
+    if (!type) throw new SearchConfigError(`space ${bench.space.name}: unknown token type ${d.type}`);
+    return type.choices.length;
+  });
+}
+
+function mutate(tokens: readonly number[], sizes: readonly number[], rng: Rng): number[] {
+  const child = [...tokens];
+  const mutable = sizes.map((n, i) => (n > 1 ? i : -1)).filter((i) => i >= 0);
+  if (mutable.length === 0) return child;
+  const i = mutable[rng.int(mutable.length)] as number;
+  const n = sizes[i] as number;
+  const current = child[i] as number;
+  child[i] = (current + 1 + rng.int(n - 1)) % n; // any other choice, uniformly
+  return child;
+}
