@@ -307,6 +307,7 @@ export class ShardCore {
    * when the snapshot belongs to another shard layout, since resharding a live experiment is not supported.
    */
   restore(snapshot: ShardSnapshot): void {
+    this.flush();
     const { shardIndex, shardCount } = this.options;
     if (snapshot.shardIndex !== shardIndex || snapshot.shardCount !== shardCount) {
       throw new LayoutMismatchError(

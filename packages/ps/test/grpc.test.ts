@@ -205,9 +205,22 @@ test('health: SERVING while up, and the client retries UNAVAILABLE until a shard
   }
 });
 
-test('close() is idempotent and a closed server refuses connections', async () => {
+test('close() is idempotent, tells health watchers NOT_SERVING, and a closed server refuses connections', async () => {
   const s = await ParameterServerServer.start({ shard: new ShardCore({ shardIndex: 0, shardCount: 1 }), address: '127.0.0.1:0' });
+  const watch = loadProtos().health.Watch;
+  const hc = new grpc.Client(s.address, grpc.credentials.createInsecure());
+  const seen: string[] = [];
+  const stream = hc.makeServerStreamRequest(watch.path, watch.requestSerialize, watch.responseDeserialize, { service: '' });
+  stream.on('data', (m: { status: string }) => seen.push(m.status));
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', () => resolve());
+    stream.on('error', () => resolve());
+  });
+  while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
   await Promise.all([s.close(), s.close()]);
+  await ended;
+  hc.close();
+  assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
   await s.close();
   const c = new ParameterServerClient({ shards: [s.address], retry: { maxAttempts: 1 } });
   try {

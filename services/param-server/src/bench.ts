@@ -3,8 +3,11 @@
  * gRPC unary call carrying the same bytes (a trivial echo service), for the paper's controller (2-layer LSTM,
  * 35 units: ~25k floats) and a larger one (2-layer LSTM, 256 units: ~1.1M floats).
  *
- *   node services/param-server/dist/src/bench.js [--json] [--repeats N]
+ *   node services/param-server/dist/src/bench.js [--json] [--repeats N] [--gap-ms MS]
  *
+ * Back to back (the default) measures a shard kept busy: a push's Adam step, run just after its reply,
+ * still delays the next call. `--gap-ms 2` leaves the shard idle between calls, as controllers that push once
+ * per step do, and so measures the latency one call sees.
  * The servers (one shard, one protobuf echo, one raw-bytes echo) run in a child process so that client and
  * server do not share an event loop. Calls are sequential; the parameter-server and echo calls are
  * interleaved in small batches so that load from other processes on the machine hits both alike. Prints
@@ -104,12 +107,20 @@ async function timeIt(f: () => Promise<unknown>): Promise<number> {
 }
 
 /** Runs the contenders in interleaved batches; returns per-contender timings in ms. */
-async function interleaved(contenders: Record<string, () => Promise<unknown>>, repeats: number, batch = 20): Promise<Record<string, number[]>> {
+async function interleaved(
+  contenders: Record<string, () => Promise<unknown>>,
+  repeats: number,
+  gapMs: number,
+  batch = 20,
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const k of Object.keys(contenders)) out[k] = [];
   for (let done = 0; done < repeats; done += batch) {
     for (const [k, f] of Object.entries(contenders)) {
-      for (let i = 0; i < Math.min(batch, repeats - done); i++) (out[k] as number[]).push(await timeIt(f));
+      for (let i = 0; i < Math.min(batch, repeats - done); i++) {
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+        (out[k] as number[]).push(await timeIt(f));
+      }
     }
   }
   return out;
@@ -122,6 +133,9 @@ async function main(): Promise<void> {
   const repeatsArg = args.indexOf('--repeats');
   const repeatsSmall = repeatsArg >= 0 ? Number(args[repeatsArg + 1]) : 2000;
   if (!(repeatsSmall > 0)) throw new Error('--repeats needs a positive number');
+  const gapArg = args.indexOf('--gap-ms');
+  const gapMs = gapArg >= 0 ? Number(args[gapArg + 1]) : 0;
+  if (!(gapMs >= 0)) throw new Error('--gap-ms needs a non-negative number');
 
   const child = fork(path.resolve(__filename), ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const addresses = await new Promise<Addresses>((resolve, reject) => {
@@ -169,12 +183,13 @@ async function main(): Promise<void> {
       'echo-push': () => callEcho({ payload: Buffer.alloc(bytes), replyBytes: 0 }),
       'raw-push': () => callRaw(rawRequest(bytes, 0)),
     };
-    await interleaved(contenders, Math.min(200, repeats)); // warm-up: JIT, connections, buffers
-    const t = await interleaved(contenders, repeats);
+    await interleaved(contenders, Math.min(200, repeats), 0); // warm-up: JIT, connections, buffers
+    const t = await interleaved(contenders, repeats, gapMs);
     const s = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summarise(v)])) as Record<keyof typeof contenders, Stat>;
     const ratio = (a: Stat, b: Stat): { p50: number; p99: number } => ({ p50: a.p50 / b.p50, p99: a.p99 / b.p99 });
     const entry = {
       params: label,
+      gapMs,
       floats,
       bytes,
       repeats,
@@ -188,7 +203,7 @@ async function main(): Promise<void> {
     };
     results.push(entry);
     const f = (x: number): string => x.toFixed(3);
-    lines.push(`${label}: ${floats} floats (${(bytes / 1024).toFixed(0)} KiB), ${repeats} calls each`);
+    lines.push(`${label}: ${floats} floats (${(bytes / 1024).toFixed(0)} KiB), ${repeats} calls each${gapMs > 0 ? `, ${gapMs} ms apart` : ', back to back'}`);
     for (const k of Object.keys(s) as (keyof typeof s)[]) lines.push(`  ${k.padEnd(10)} p50 ${f(s[k].p50)} ms  p99 ${f(s[k].p99)} ms`);
     lines.push(
       `  ratio shard/echo: pull p50 ${entry.ratio.pullVsEcho.p50.toFixed(2)} p99 ${entry.ratio.pullVsEcho.p99.toFixed(2)}; ` +
