@@ -29,7 +29,7 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Batch norm: epsilon default 1e-3, moving-average momentum default 0.9. */
   batchNorm?: Partial<BatchNormOptions>;
-  /** Augmentation of training batches, or false. Default: padding ⌈height/8⌉ (4 for 32×32) and flips. */
+  /** Augmentation of training batches, or false. Default: the dataset's (`Dataset.augmentation`). */
   augment?: AugmentOptions | false;
   /** Reward = (max validation accuracy over the last `rewardWindow` epochs) ^ rewardPower. Default 5. */
   rewardWindow?: number;
@@ -98,7 +98,7 @@ export interface TrainHooks {
 }
 
 /** Fills defaults and checks ranges; throws TrainingOptionError naming the bad option. */
-export function compileTrainOptions(options: TrainOptions = {}, imageHeight = 32): CompiledTrainOptions {
+export function compileTrainOptions(options: TrainOptions = {}, defaultAugment: AugmentOptions | false = false): CompiledTrainOptions {
   const positiveInt = (v: number, name: string) => {
     if (!Number.isInteger(v) || v < 1) throw new TrainingOptionError(`${name}: expected a positive integer, got ${v}`);
     return v;
@@ -118,7 +118,7 @@ export function compileTrainOptions(options: TrainOptions = {}, imageHeight = 32
     nesterov: options.nesterov ?? true,
     weightDecay: nonNegative(options.weightDecay ?? 1e-4, 'weightDecay'),
     batchNorm: { epsilon: options.batchNorm?.epsilon ?? 1e-3, momentum: options.batchNorm?.momentum ?? 0.9 },
-    augment: options.augment ?? { padding: Math.ceil(imageHeight / 8), flip: true },
+    augment: options.augment ?? defaultAugment,
     rewardWindow: positiveInt(options.rewardWindow ?? 5, 'rewardWindow'),
     rewardPower: nonNegative(options.rewardPower ?? 3, 'rewardPower'),
     validationBatchSize: positiveInt(options.validationBatchSize ?? 500, 'validationBatchSize'),
@@ -166,7 +166,7 @@ export function evaluate(model: ChildModel, data: Dataset, batchSize: number): n
  * (ArchitectureTooLargeError). Frees every tensor it makes, also when cancelled or failing.
  */
 export async function trainChild(arch: ConvArchitecture, data: Dataset, options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const o = compileTrainOptions(options, data.height);
+  const o = compileTrainOptions(options, data.augmentation);
   const batchSize = Math.min(o.batchSize, data.train.count);
   const plan = planChild(arch, data, o.limits, batchSize);
   if (hooks.signal?.aborted) throw new TrainingCancelledError(0);

@@ -92,5 +92,6 @@ export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset 
   const { mean, std } = channelStatistics(train.images, 3);
   normalizeInPlace(train.images, mean, std);
   normalizeInPlace(validation.images, mean, std);
-  return { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10, train, validation, mean, std };
+  // SPEC.md §4: pad, random 32×32 crop, random horizontal flip.
+  return { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10, train, validation, mean, std, augmentation: { padding: 4, flip: true } };
 }

@@ -125,5 +125,6 @@ export function loadFashionMnist(options: FashionMnistOptions = {}): Dataset {
   const { mean, std } = channelStatistics(train.images, 1);
   normalizeInPlace(train.images, mean, std);
   normalizeInPlace(validation.images, mean, std);
-  return { name: 'fashion-mnist', height: 28, width: 28, channels: 1, classes: 10, train, validation, mean, std };
+  // Lighter than CIFAR-10's 4 pixels: the garments are centred and fill the frame.
+  return { name: 'fashion-mnist', height: 28, width: 28, channels: 1, classes: 10, train, validation, mean, std, augmentation: { padding: 2, flip: true } };
 }

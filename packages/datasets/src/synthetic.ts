@@ -65,5 +65,5 @@ export function syntheticDataset(options: SyntheticOptions = {}): Dataset {
   const { mean, std } = channelStatistics(train.images, channels);
   normalizeInPlace(train.images, mean, std);
   normalizeInPlace(validation.images, mean, std);
-  return { name: 'synthetic', height: size, width: size, channels, classes, train, validation, mean, std };
+  return { name: 'synthetic', height: size, width: size, channels, classes, train, validation, mean, std, augmentation: false };
 }

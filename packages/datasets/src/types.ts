@@ -17,6 +17,8 @@ export interface Dataset {
   /** Per-channel mean and standard deviation that were subtracted and divided (of the raw [0, 1] pixels). */
   readonly mean: readonly number[];
   readonly std: readonly number[];
+  /** The augmentation training uses by default on this dataset (false: none). */
+  readonly augmentation: AugmentOptions | false;
 }
 
 /** Augmentation applied to training batches (SPEC.md section 4). */

@@ -128,7 +128,7 @@ export async function benchTrainCommand(argv: string[]): Promise<number> {
       }
       const n = name === 'cpu' ? cpuSteps : steps;
       const subset = firstImages(data, n * batchSize);
-      const options = { epochs: 1, batchSize, augment: { padding: 4, flip: true } };
+      const options = { epochs: 1, batchSize }; // the dataset's augmentation, as train-arch uses it
       await trainChild(REFERENCE_CHILD, firstImages(data, batchSize), options); // warm-up: module compilation, first allocations
       const rates: number[] = [];
       for (let r = 0; r < repeats; r++) rates.push((await trainChild(REFERENCE_CHILD, subset, { ...options, seed: r + 1 })).imagesPerSecond);
