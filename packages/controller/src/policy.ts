@@ -182,7 +182,8 @@ export class ControllerPolicy {
       const choose = teacher(tokens, decisions);
       const f = (...xs: tf.Tensor[]): tf.Scalar => {
         const params = new Map(names.map((n, i) => [n, xs[i] as tf.Tensor]));
-        const { logProb, entropy } = this.unroll(batch.length, decisions, choose, params);
+        // The entropy terms cost time on the tape; build them only when the bonus is on.
+        const { logProb, entropy } = this.unroll(batch.length, decisions, choose, params, entropyWeight !== 0);
         const adv = tf.tensor1d(advantages);
         let loss = tf.neg(tf.mean(tf.mul(adv, logProb)));
         if (entropyWeight !== 0) loss = tf.sub(loss, tf.mul(entropyWeight, tf.mean(entropy)));
@@ -213,7 +214,13 @@ export class ControllerPolicy {
   }
 
   /** Runs the controller over `decisions` for `rows` architectures at once; returns log P and entropy per row. */
-  private unroll(rows: number, decisions: readonly Decision[], choose: Chooser, params: Map<string, tf.Tensor>): { logProb: tf.Tensor1D; entropy: tf.Tensor1D } {
+  private unroll(
+    rows: number,
+    decisions: readonly Decision[],
+    choose: Chooser,
+    params: Map<string, tf.Tensor>,
+    withEntropy = true,
+  ): { logProb: tf.Tensor1D; entropy: tf.Tensor1D } {
     const P = (name: string): tf.Tensor => {
       const t = params.get(name);
       if (!t) throw new ParameterMismatchError(`controller parameter "${name}" is missing`);
@@ -264,7 +271,7 @@ export class ControllerPolicy {
           // A token with a single choice is certain: it adds nothing to log P or the entropy.
           const mask = tf.oneHot(chosen, n);
           logProb = tf.add(logProb, tf.sum(tf.mul(mask, logp), 1));
-          entropy = tf.sub(entropy, tf.sum(tf.mul(probs, logp), 1));
+          if (withEntropy) entropy = tf.sub(entropy, tf.sum(tf.mul(probs, logp), 1));
         }
         x = tf.gather(P(`embedding/${d.type}`), chosen) as tf.Tensor2D;
       } else {
@@ -283,7 +290,7 @@ export class ControllerPolicy {
           const logP1 = tf.neg(tf.softplus(tf.neg(scores)));
           const logP0 = tf.neg(tf.softplus(scores));
           logProb = tf.add(logProb, tf.sum(tf.add(tf.mul(bits, logP1), tf.mul(tf.sub(1, bits), logP0)), 1));
-          entropy = tf.sub(entropy, tf.sum(tf.add(tf.mul(probs, logP1), tf.mul(tf.sub(1, probs), logP0)), 1));
+          if (withEntropy) entropy = tf.sub(entropy, tf.sum(tf.add(tf.mul(probs, logP1), tf.mul(tf.sub(1, probs), logP0)), 1));
           // Next input: the mean of the chosen anchors' states, with the go embedding standing in when none is chosen.
           const stacked = tf.stack(anchorH.slice(0, i), 1); // [rows, i, H]
           const chosenSum = tf.sum(tf.mul(tf.expandDims(bits, 2), stacked), 1);

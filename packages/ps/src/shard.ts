@@ -108,18 +108,14 @@ const MAX_ID_LENGTH = 256;
 /**
  * One parameter-server shard without any transport: holds the slices of one or more experiments, applies
  * Adam on each push as it arrives, counts versions, ignores repeated step ids and enforces the staleness
- * policy. Every method validates its whole input before changing anything, so a rejected request leaves the
- * parameters untouched. A push's Adam step runs right after the push returns (in a setImmediate, so a
- * server's reply is written first) or at the start of the next call, whichever comes first: every caller
- * sees each accepted push fully applied, never half.
+ * policy. Every method is synchronous and validates its whole input before changing anything, so a rejected
+ * request leaves the parameters untouched and concurrent requests never see a half-applied update.
  */
 export class ShardCore {
   readonly options: CompiledShardCoreOptions;
   private readonly experiments = new Map<string, ExperimentState>();
   private readonly listeners: ((change: ShardChange) => void)[] = [];
   private closed = false;
-  private pending: (() => void) | null = null;
-  private flushScheduled = false;
 
   constructor(options: ShardCoreOptions) {
     this.options = compileShardCoreOptions(options);
@@ -138,7 +134,6 @@ export class ShardCore {
   /** Creates the experiment's slice unless it exists; an existing one must have the same names and shapes. */
   init(input: InitInput): InitResult {
     this.checkOpen();
-    this.flush();
     this.checkRequest(input.experiment, input.layout);
     const tensors = input.tensors.map((w) => {
       const t = fromWire(w);
@@ -188,17 +183,19 @@ export class ShardCore {
   }
 
   /**
-   * Like pull, but the tensor bytes alias the live parameters (no copy): valid only until control returns to
-   * the event loop. For a transport that serialises the reply synchronously (the gRPC server does).
+   * Like pull, but the tensor bytes alias the live parameters (no copy): valid only until the next push. For
+   * a transport that serialises the reply synchronously (the gRPC server does).
    */
   pullViews(experiment: string, layout?: ShardLayout): PullResult {
     return this.pullWith(experiment, layout, float32BytesView);
   }
 
-  /** Applies (or accumulates) one gradient step; see the class comment for the order of checks. */
+  /**
+   * Applies (or accumulates) one gradient step. Checks, in order, before changing anything: the experiment
+   * and layout, the step id (a known one is answered 'duplicate'), the staleness, then every tensor.
+   */
   push(input: PushInput): PushResult {
     this.checkOpen();
-    this.flush();
     const state = this.get(input.experiment, input.layout);
     const { stepId } = input;
     if (typeof stepId !== 'string' || stepId.length === 0 || stepId.length > MAX_ID_LENGTH) {
@@ -223,9 +220,7 @@ export class ShardCore {
     if (this.options.accumulate === 1 && state.pendingGradients === 0) {
       const t = ++state.version;
       state.counters.pushesApplied++;
-      this.defer(() => {
-        for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
-      });
+      for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
       this.emit({ experiment: state.experiment, kind: 'applied', version: state.version });
       return { outcome: 'applied', version: state.version, staleness, weight };
     }
@@ -238,18 +233,17 @@ export class ShardCore {
     } else {
       state.counters.pushesAccumulated++;
     }
-    this.defer(() => {
-      for (const [slot, g] of grads) {
-        const acc = slot.accumulator ?? (slot.accumulator = new Float32Array(slot.size));
-        for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + weight * (g[i] as number);
-      }
-      if (!complete) return;
+    for (const [slot, g] of grads) {
+      const acc = slot.accumulator ?? (slot.accumulator = new Float32Array(slot.size));
+      for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + weight * (g[i] as number);
+    }
+    if (complete) {
       for (const slot of state.slots.values()) {
         const acc = slot.accumulator as Float32Array;
         adamStep(slot.params, slot.m, slot.v, acc, t, adam, 1 / count);
         acc.fill(0);
       }
-    });
+    }
     const outcome = complete ? 'applied' : 'accumulated';
     this.emit({ experiment: state.experiment, kind: outcome, version: state.version });
     return { outcome, version: state.version, staleness, weight };
@@ -257,7 +251,6 @@ export class ShardCore {
 
   /** Stats of one experiment, or of all when `experiment` is empty or omitted. */
   stats(experiment?: string): ExperimentStats[] {
-    this.flush();
     const states = experiment ? [this.get(experiment)] : [...this.experiments.values()];
     return states.map((s) => {
       let parameterCount = 0;
@@ -281,7 +274,6 @@ export class ShardCore {
 
   /** The shard's whole state as live views; encode it synchronously (before the next push). */
   snapshot(): ShardSnapshot {
-    this.flush();
     const experiments: ExperimentSnapshot[] = [...this.experiments.values()].map((s) => ({
       experiment: s.experiment,
       version: s.version,
@@ -307,7 +299,6 @@ export class ShardCore {
    * when the snapshot belongs to another shard layout, since resharding a live experiment is not supported.
    */
   restore(snapshot: ShardSnapshot): void {
-    this.flush();
     const { shardIndex, shardCount } = this.options;
     if (snapshot.shardIndex !== shardIndex || snapshot.shardCount !== shardCount) {
       throw new LayoutMismatchError(
@@ -335,41 +326,17 @@ export class ShardCore {
 
   /** Refuses every later request with ShardClosedError (UNAVAILABLE), so clients retry the restarted shard. */
   close(): void {
-    this.flush();
     this.closed = true;
   }
 
   private pullWith(experiment: string, layout: ShardLayout | undefined, bytes: (data: Float32Array) => Uint8Array): PullResult {
     this.checkOpen();
-    this.flush();
     const state = this.get(experiment, layout);
     const tensors: WireTensor[] = state.names.map((name) => {
       const slot = state.slots.get(name) as Slot;
       return { name, shape: [...slot.shape], data: bytes(slot.params) };
     });
     return { version: state.version, tensors };
-  }
-
-  /**
-   * Runs the arithmetic of an accepted push after the current task, so the reply goes out first; every
-   * public method calls flush() before reading or writing state, so no caller can observe the gap.
-   */
-  private defer(apply: () => void): void {
-    this.flush();
-    this.pending = apply;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
-  }
-
-  private flush(): void {
-    const apply = this.pending;
-    this.pending = null;
-    apply?.();
   }
 
   private checkOpen(): void {

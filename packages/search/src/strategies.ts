@@ -76,6 +76,8 @@ export interface ReinforceSearchOptions {
   reuseEvaluations?: boolean;
   /** Stop once the controller has proposed this many architectures (charged or not). Default 50 × budget in evaluations, or 20,000. */
   maxProposals?: number;
+  /** With reuse: stop once this many proposals in a row were architectures already evaluated (the policy has converged). Default 200. */
+  patience?: number;
 }
 
 /** The REINFORCE controller of the cluster, trained locally against the table. */
@@ -92,12 +94,15 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
     const state = new RunState(bench);
     let baseline = EMPTY_BASELINE;
     let worst = Infinity;
-    while (!state.exhausted && state.proposals < maxProposals) {
+    const patience = options.patience ?? 200;
+    let stale = 0;
+    while (!state.exhausted && state.proposals < maxProposals && stale < patience) {
       const samples = policy.sample(m, rng);
       const rewards: number[] = [];
       for (const s of samples) {
         const outcome = state.evaluate(s.tokens, reuse);
         if (outcome.kind === 'exhausted') break;
+        stale = outcome.kind === 'result' && !outcome.charged ? stale + 1 : 0;
         if (outcome.kind === 'result') {
           rewards.push(outcome.result.reward * scale);
           worst = Math.min(worst, outcome.result.reward * scale);

@@ -1,0 +1,17 @@
+import * as path from 'node:path';
+
+/** Where the NAS-Bench-201 table lies beside a checkout: ../shared/benchmarks (relative to the repository root). */
+export const DEFAULT_NB201_TABLE = path.join('..', 'shared', 'benchmarks', 'nas-bench-201.csv');
+
+/** The REINFORCE settings measured best on the tabular benchmarks (BENCHMARKS.md says what each one did). */
+export function tunedReinforce(kind: 'nb201' | 'table') {
+  return {
+    learningRate: 0.0006,
+    baselineDecay: 0.95,
+    entropyWeight: 0,
+    architecturesPerStep: 1,
+    rewardScale: kind === 'nb201' ? 0.01 : 1,
+    reuseEvaluations: false,
+    policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 },
+  };
+}

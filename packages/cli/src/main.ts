@@ -1,0 +1,51 @@
+import { UsageError } from './args';
+import { benchSearchCommand, BENCH_SEARCH_USAGE } from './commands/bench-search';
+
+const USAGE = `nasrl: neural architecture search with reinforcement learning
+
+Commands:
+  nasrl bench nb201 [...]        search strategies on NAS-Bench-201 under the published protocol
+  nasrl bench table [...]        the same on a table space file, with a budget in evaluations
+  nasrl bench train [...]        training throughput of the reference child on each backend
+  nasrl train-arch ARCH.json     train one architecture and print its curve and reward
+
+${BENCH_SEARCH_USAGE}`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+/** Loads a command module only when it is run, so that `nasrl bench nb201` does not load the child trainer. */
+function commands(): Record<string, Command> {
+  return {
+    'bench nb201': (argv) => benchSearchCommand('nb201', argv),
+    'bench table': (argv) => benchSearchCommand('table', argv),
+    'bench train': async (argv) => (await import('./commands/train')).benchTrainCommand(argv),
+    'train-arch': async (argv) => (await import('./commands/train')).trainArchCommand(argv),
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const table = commands();
+  const two = argv.slice(0, 2).join(' ');
+  const one = argv[0] ?? '';
+  const run = table[two] ?? table[one];
+  if (!run || one === '--help' || one === 'help') {
+    console.log(USAGE);
+    return run || one === '--help' || one === 'help' ? 0 : 2;
+  }
+  return run(argv.slice(table[two] ? 2 : 1));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`nasrl: ${err.message}\nRun \`nasrl --help\` for usage.`);
+      process.exitCode = 2;
+    } else {
+      console.error(`nasrl: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
+  },
+);
