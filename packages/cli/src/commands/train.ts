@@ -57,7 +57,7 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     if (!(DATASET_NAMES as readonly string[]).includes(datasetName)) throw new UsageError(`--dataset: expected one of ${DATASET_NAMES.join(', ')}, got ${JSON.stringify(datasetName)}`);
     const epochs = intFlag(args, 'epochs', 50, 1, 100000);
     const subset = args.flags.has('subset') ? intFlag(args, 'subset', 0, 1) : undefined;
-    const batchSize = intFlag(args, 'batch-size', 64, 1, 65536);
+    const batchSize = intFlag(args, 'batch-size', 32, 1, 65536);
     const seed = intFlag(args, 'seed', 1, 0);
     const json = switchFlag(args, 'json');
     const backend = await chooseBackend(stringFlag(args, 'backend'));
