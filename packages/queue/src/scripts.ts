@@ -1,0 +1,70 @@
+import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+
+/** A Lua script run with EVALSHA, loaded on first use (and again after a SCRIPT FLUSH or a failover). */
+export class LuaScript {
+  private readonly sha: string;
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  /** Runs the script; `keys` are its KEYS, `args` its ARGV. */
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return redis.eval(this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/** KEYS: config, sampled. ARGV: wanted. Returns {granted, sampledBefore}; granted −1 when the experiment is missing. */
+export const RESERVE = new LuaScript(`
+local cfg = redis.call('GET', KEYS[1])
+if not cfg then return {-1, 0} end
+local budget = tonumber(cjson.decode(cfg).budgetArchs)
+local sampled = tonumber(redis.call('GET', KEYS[2]) or '0')
+local granted = math.min(tonumber(ARGV[1]), budget - sampled)
+if granted < 0 then granted = 0 end
+if granted > 0 then redis.call('INCRBY', KEYS[2], granted) end
+return {granted, sampled}
+`);
+
+/**
+ * KEYS: config, baseline, baseline-steps. ARGV: decay, step id ('' for none), rewards... Applies
+ * b ← decay·b + (1 − decay)·R per reward (b = R for the first), exactly as @nasrl/controller's updateBaseline
+ * does in JavaScript (same operations on doubles). Returns {status, valueBefore, countBefore, valueAfter,
+ * countAfter} as strings (%.17g round-trips a double); status 'missing', 'duplicate' (step already counted) or 'ok'.
+ */
+export const UPDATE_BASELINE = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local value = tonumber(redis.call('HGET', KEYS[2], 'value') or '0')
+local count = tonumber(redis.call('HGET', KEYS[2], 'count') or '0')
+local vb, cb = string.format('%.17g', value), string.format('%d', count)
+if ARGV[2] ~= '' and redis.call('SADD', KEYS[3], ARGV[2]) == 0 then return {'duplicate', vb, cb, vb, cb} end
+local decay = tonumber(ARGV[1])
+for i = 3, #ARGV do
+  local r = tonumber(ARGV[i])
+  if count == 0 then value = r else value = decay * value + (1 - decay) * r end
+  count = count + 1
+end
+local va, ca = string.format('%.17g', value), string.format('%d', count)
+redis.call('HSET', KEYS[2], 'value', va, 'count', ca)
+return {'ok', vb, cb, va, ca}
+`);
+
+/** KEYS: config, result-index, results. ARGV: child id, record JSON. Returns the arrival index, −1 if already recorded, −2 if no experiment. */
+export const RECORD_RESULT = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end
+local n = redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], n - 1)
+return n - 1
+`);
+
+/** KEYS: config, counter. Returns the incremented counter, or −1 when the experiment is missing. */
+export const INCR_IF_EXISTS = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('INCR', KEYS[2])
+`);

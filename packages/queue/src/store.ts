@@ -1,0 +1,203 @@
+import type { Redis } from 'ioredis';
+import type { BaselineState } from '@nasrl/controller';
+import { parseExperimentConfig, type ExperimentConfig } from './config';
+import { ConflictError, ExperimentNotFoundError } from './errors';
+import { parseChildResult, type ChildJob, type ChildResult } from './jobs';
+import { EXPERIMENTS_KEY, experimentKeys } from './keys';
+import { INCR_IF_EXISTS, RECORD_RESULT, RESERVE, UPDATE_BASELINE } from './scripts';
+
+/** What the results store keeps for one evaluated child. */
+export interface EvaluationRecord {
+  readonly stepId: string;
+  readonly replica: number;
+  /** Position of the child in its step. */
+  readonly childIndex: number;
+  readonly tokens: readonly number[];
+  readonly layers: number;
+  readonly archKey: string;
+  readonly arch: unknown;
+  readonly result: ChildResult;
+}
+
+/** An evaluation as stored: the record, its child id, and its place in the order of arrival. */
+export interface StoredEvaluation extends EvaluationRecord {
+  /** 0-based order of arrival over the whole experiment. */
+  readonly index: number;
+  readonly childId: string;
+  /** Milliseconds since the epoch, by the recording worker's clock. */
+  readonly recordedAt: number;
+}
+
+/** The shared baseline before and after an update. */
+export interface BaselineUpdate {
+  readonly before: BaselineState;
+  readonly after: BaselineState;
+  /** False when `stepId` had already been counted: nothing changed (before = after). */
+  readonly applied: boolean;
+}
+
+/** The outcome of a reservation of architectures from the budget. */
+export interface Reservation {
+  /** Architectures this caller may sample now, 0..m; 0 means the budget is spent. */
+  readonly granted: number;
+  /** Architectures reserved before this call, over all replicas (drives the depth schedule). */
+  readonly sampledBefore: number;
+}
+
+/** The record of a child job's evaluation, for recordResult. */
+export function evaluationRecord(job: ChildJob, result: ChildResult): EvaluationRecord {
+  return {
+    stepId: job.stepId, replica: job.replica, childIndex: job.index, tokens: [...job.tokens], layers: job.layers,
+    archKey: job.archKey, arch: job.arch, result,
+  };
+}
+
+/**
+ * Everything an experiment shares between controller replicas and workers, in Redis under `nasrl:`:
+ * the configuration, the EMA baseline, the architecture budget, step counters, the results and the reward
+ * cache. Updates that replicas race on are single Lua scripts, so they are atomic.
+ */
+export class ExperimentStore {
+  constructor(readonly redis: Redis) {}
+
+  /**
+   * Stores a validated configuration. Creating an existing id with an identical configuration is a no-op
+   * (a restarted `nasrl local` or a second replica); with a different one it throws ConflictError.
+   */
+  async create(config: ExperimentConfig): Promise<ExperimentConfig> {
+    const canonical = parseExperimentConfig(config);
+    const text = JSON.stringify(canonical);
+    const keys = experimentKeys(canonical.id);
+    const set = await this.redis.set(keys.config, text, 'NX');
+    if (set === null) {
+      const stored = await this.redis.get(keys.config);
+      if (stored !== null && stored !== text) throw new ConflictError(canonical.id, describeDifference(stored, text));
+    }
+    await this.redis.sadd(EXPERIMENTS_KEY, canonical.id);
+    return canonical;
+  }
+
+  /** The stored configuration; throws ExperimentNotFoundError naming the id. */
+  async get(id: string): Promise<ExperimentConfig> {
+    const text = await this.redis.get(experimentKeys(id).config);
+    if (text === null) throw new ExperimentNotFoundError(id);
+    return parseExperimentConfig(text);
+  }
+
+  /** Ids of every stored experiment, sorted. */
+  async list(): Promise<string[]> {
+    return (await this.redis.smembers(EXPERIMENTS_KEY)).sort();
+  }
+
+  /** The shared EMA baseline (EMPTY_BASELINE before any update). */
+  async baseline(id: string): Promise<BaselineState> {
+    const [value, count] = await this.redis.hmget(experimentKeys(id).baseline, 'value', 'count');
+    return { value: Number(value ?? 0), count: Number(count ?? 0) };
+  }
+
+  /**
+   * Folds `rewards` into the shared baseline atomically (concurrent replicas never lose an update) and
+   * returns the state before and after. With `stepId`, a step's rewards are counted once even if the call is
+   * repeated (a replica retrying after a timeout).
+   */
+  async updateBaseline(id: string, rewards: readonly number[], decay: number, stepId?: string): Promise<BaselineUpdate> {
+    if (!(decay >= 0 && decay < 1)) throw new RangeError(`updateBaseline: decay must be in [0, 1), got ${decay}`);
+    if (rewards.some((r) => !Number.isFinite(r))) throw new RangeError('updateBaseline: every reward must be a finite number');
+    const k = experimentKeys(id);
+    const out = (await UPDATE_BASELINE.run(this.redis, [k.config, k.baseline, k.baselineSteps], [String(decay), stepId ?? '', ...rewards.map(String)])) as string[];
+    if (out[0] === 'missing') throw new ExperimentNotFoundError(id);
+    const state = (v: string | undefined, c: string | undefined): BaselineState => ({ value: Number(v), count: Number(c) });
+    return { before: state(out[1], out[2]), after: state(out[3], out[4]), applied: out[0] === 'ok' };
+  }
+
+  /**
+   * Atomically reserves up to `m` architectures of the experiment's budget (budgetArchs): the sum granted to
+   * all callers never exceeds it. `sampledBefore` is the count reserved before this call.
+   */
+  async reserve(id: string, m: number): Promise<Reservation> {
+    if (!Number.isInteger(m) || m < 0) throw new RangeError(`reserve: m must be a non-negative integer, got ${m}`);
+    const k = experimentKeys(id);
+    const [granted, sampledBefore] = (await RESERVE.run(this.redis, [k.config, k.sampled], [m])) as [number, number];
+    if (granted < 0) throw new ExperimentNotFoundError(id);
+    return { granted, sampledBefore };
+  }
+
+  /** Architectures reserved so far over all replicas. */
+  async sampled(id: string): Promise<number> {
+    return Number((await this.redis.get(experimentKeys(id).sampled)) ?? 0);
+  }
+
+  /** The next step number of a replica: 1, 2, ...; survives a restart of the replica. */
+  async nextStep(id: string, replica: number): Promise<number> {
+    const k = experimentKeys(id);
+    const n = (await INCR_IF_EXISTS.run(this.redis, [k.config, k.replicaStep(replica)], [])) as number;
+    if (n < 0) throw new ExperimentNotFoundError(id);
+    return n;
+  }
+
+  /**
+   * Stores one child's evaluation, once per child id: returns false (storing nothing) when the child was
+   * already recorded, so a retried or re-enqueued child is never counted twice.
+   */
+  async recordResult(id: string, childId: string, record: EvaluationRecord): Promise<boolean> {
+    const k = experimentKeys(id);
+    const text = JSON.stringify({ childId, recordedAt: Date.now(), ...record });
+    const index = (await RECORD_RESULT.run(this.redis, [k.config, k.resultIndex, k.results], [childId, text])) as number;
+    if (index === -2) throw new ExperimentNotFoundError(id);
+    return index >= 0;
+  }
+
+  /** The stored evaluation of a child, or null when none was recorded. */
+  async resultFor(id: string, childId: string): Promise<StoredEvaluation | null> {
+    const k = experimentKeys(id);
+    const index = await this.redis.hget(k.resultIndex, childId);
+    if (index === null) return null;
+    const text = await this.redis.lindex(k.results, Number(index));
+    return text === null ? null : decodeEvaluation(text, Number(index));
+  }
+
+  /** Evaluations in order of arrival, from index `from` to `to` inclusive (default: all). */
+  async results(id: string, from = 0, to = -1): Promise<StoredEvaluation[]> {
+    const texts = await this.redis.lrange(experimentKeys(id).results, from, to);
+    const start = from >= 0 ? from : Math.max(0, (await this.resultCount(id)) + from);
+    return texts.map((t, i) => decodeEvaluation(t, start + i));
+  }
+
+  /** Number of evaluations recorded. */
+  async resultCount(id: string): Promise<number> {
+    return this.redis.llen(experimentKeys(id).results);
+  }
+
+  /** The cached result of an architecture key, or null (reward cache, used when reuseEvaluations is on). */
+  async cachedReward(id: string, archKey: string): Promise<ChildResult | null> {
+    const text = await this.redis.hget(experimentKeys(id).rewards, archKey);
+    return text === null ? null : parseChildResult(JSON.parse(text) as unknown, 'cached result');
+  }
+
+  /** Caches the result of an architecture key; the first result stored for a key wins. Returns whether it was stored. */
+  async cacheReward(id: string, archKey: string, result: ChildResult): Promise<boolean> {
+    return (await this.redis.hsetnx(experimentKeys(id).rewards, archKey, JSON.stringify(result))) === 1;
+  }
+
+  /** Marks a step's gradient as applied; returns false when it already was (another replica finished it). */
+  async markStepApplied(id: string, stepId: string): Promise<boolean> {
+    return (await this.redis.sadd(experimentKeys(id).applied, stepId)) === 1;
+  }
+
+  /** Whether a step's gradient was marked applied. */
+  async isStepApplied(id: string, stepId: string): Promise<boolean> {
+    return (await this.redis.sismember(experimentKeys(id).applied, stepId)) === 1;
+  }
+}
+
+function decodeEvaluation(text: string, index: number): StoredEvaluation {
+  const raw = JSON.parse(text) as Omit<StoredEvaluation, 'index'>;
+  return { index, ...raw };
+}
+
+function describeDifference(stored: string, wanted: string): string {
+  const a = JSON.parse(stored) as Record<string, unknown>;
+  const b = JSON.parse(wanted) as Record<string, unknown>;
+  const fields = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return `differs in ${fields.join(', ') || 'key order'}`;
+}
