@@ -8,6 +8,7 @@ Commands:
   nasrl bench table [...]        the same on a table space file, with a budget in evaluations
   nasrl bench train [...]        training throughput of the reference child on each backend
   nasrl train-arch ARCH.json     train one architecture and print its curve and reward
+  nasrl local [...]              the whole cluster on this machine (nasrl local --help)
 
 ${BENCH_SEARCH_USAGE}`;
 
@@ -20,6 +21,7 @@ function commands(): Record<string, Command> {
     'bench table': (argv) => benchSearchCommand('table', argv),
     'bench train': async (argv) => (await import('./commands/train')).benchTrainCommand(argv),
     'train-arch': async (argv) => (await import('./commands/train')).trainArchCommand(argv),
+    local: async (argv) => (await import('./commands/local')).localCommand(argv),
   };
 }
 

@@ -1,1 +1,102 @@
-export {};
+import { FlowProducer, Queue, QueueEvents, Worker } from 'bullmq';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { ControllerReplica, createStepProcessor, experimentRuntime, type ExperimentRuntime } from '@nasrl/cluster';
+import { connectRedis, ExperimentNotFoundError, ExperimentStore, parseExperimentConfig, STEPS_QUEUE } from '@nasrl/queue';
+import { ParameterServerClient } from '@nasrl/ps';
+import { ControllerConfigError, parseControllerEnv } from './config';
+
+// One controller replica process: the replica loop and a step processor (any replica completes any step).
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), service: 'controller', event, ...fields })}\n`);
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseControllerEnv(process.env);
+  } catch (err) {
+    if (err instanceof ControllerConfigError) {
+      console.error(`controller: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  await tf.setBackend('cpu');
+  const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}` });
+  const store = new ExperimentStore(connection);
+  if (config.experimentConfig !== null) {
+    const parsed = parseExperimentConfig(config.experimentConfig);
+    if (parsed.id !== config.experiment) throw new ControllerConfigError(`NASRL_CONTROLLER_EXPERIMENT_CONFIG: id "${parsed.id}" differs from NASRL_CONTROLLER_EXPERIMENT "${config.experiment}"`);
+    await store.create(parsed);
+  }
+  let experiment;
+  try {
+    experiment = await store.get(config.experiment);
+  } catch (err) {
+    if (err instanceof ExperimentNotFoundError) {
+      console.error(`controller: ${err.message}; create it first (nasrl local does, or set NASRL_CONTROLLER_EXPERIMENT_CONFIG)`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const runtime = experimentRuntime(experiment);
+  const runtimes = new Map<string, Promise<ExperimentRuntime>>([[experiment.id, Promise.resolve(runtime)]]);
+  const runtimeFor = (id: string): Promise<ExperimentRuntime> => {
+    let r = runtimes.get(id);
+    if (!r) {
+      r = store.get(id).then(experimentRuntime);
+      runtimes.set(id, r);
+    }
+    return r;
+  };
+  const params = new ParameterServerClient({ shards: config.shards, ...(config.tls ? { tls: config.tls } : {}) });
+  const flow = new FlowProducer({ connection });
+  const stepsQueue = new Queue(STEPS_QUEUE, { connection });
+  const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: connection.duplicate() });
+  await stepsEvents.waitUntilReady();
+  const processStep = createStepProcessor({ store, params, runtime: runtimeFor });
+  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: connection.duplicate(), concurrency: 1 });
+  stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
+  stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
+
+  const abort = new AbortController();
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      abort.abort();
+      await stepWorker.close();
+      await Promise.allSettled([stepsEvents.close(), stepsQueue.close(), flow.close()]);
+      params.close();
+      connection.disconnect();
+      log('closed');
+    })();
+    return closing;
+  };
+  process.on('SIGINT', () => void close().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void close().then(() => process.exit(0)));
+
+  log('started', { experiment: experiment.id, replica: config.replica, shards: config.shards.length });
+  const replica = new ControllerReplica({
+    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents,
+    ...(config.seed === undefined ? {} : { seed: config.seed }),
+    onStep: (info) => log('step-done', info),
+  });
+  const summary = await replica.run(abort.signal);
+  log('budget-spent', { ...summary });
+  if (config.exitWhenDone && !abort.signal.aborted) {
+    // Keep completing other replicas' steps until none is pending, then leave.
+    for (;;) {
+      const counts = await stepsQueue.getJobCounts('waiting', 'active', 'waiting-children', 'delayed', 'prioritized');
+      if (Object.values(counts).every((n) => n === 0)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await close();
+    process.exit(0);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`controller: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,194 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer, type ExperimentConfig, type StoredEvaluation } from '@nasrl/queue';
+import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
+import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
+import { ensureRedisServer, startService, type ServiceProcess } from '../processes';
+
+const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr', 'time-scale'];
+const SWITCHES = ['help', 'no-reuse'];
+
+export const LOCAL_USAGE = `nasrl local [--shards S] [--replicas K] [--children M] [--workers W] [--budget-archs N]
+            [--space conv|nb201|table] [--dataset fashion-mnist|cifar10|synthetic] [--data-dir DIR]
+            [--table PATH] [--epochs N] [--subset N] [--lr X] [--time-scale X] [--out DIR] [--id ID]
+
+Runs the whole cluster on this machine: its own redis-server (unless REDIS_URL is set), S parameter-server
+shards, K controller replicas and W workers as separate processes, until N architectures are evaluated.
+Writes results.jsonl (one line per evaluated architecture) and best.json into the output folder.`;
+
+/** The experiment a `nasrl local` command line describes. */
+export function localExperiment(argv: readonly string[]): { config: ExperimentConfig; shards: number; replicas: number; workers: number; out: string } {
+  const args = parseArgs(argv, VALUED, SWITCHES);
+  const space = stringFlag(args, 'space', 'conv');
+  if (!['conv', 'nb201', 'table'].includes(space)) throw new UsageError(`--space: expected conv, nb201 or table, got "${space}"`);
+  const id = stringFlag(args, 'id', `${space}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`);
+  const tuned = tunedReinforce(space === 'conv' ? 'table' : 'nb201');
+  const reuse = !switchFlag(args, 'no-reuse');
+  const common = {
+    id,
+    space,
+    budgetArchs: intFlag(args, 'budget-archs', space === 'conv' ? 200 : 400, 1),
+    childrenPerStep: intFlag(args, 'children', space === 'conv' ? 4 : tuned.architecturesPerStep, 1, 1024),
+    learningRate: numberFlag(args, 'lr', space === 'conv' ? 0.01 : tuned.learningRate, 0),
+    baselineDecay: tuned.baselineDecay,
+    entropyWeight: tuned.entropyWeight,
+    reuseEvaluations: reuse,
+  };
+  let raw: Record<string, unknown>;
+  if (space === 'conv') {
+    raw = {
+      ...common,
+      rewardScale: 1,
+      // Small children, so that the first results arrive within minutes on two cores.
+      spaceOptions: { filterCounts: [8, 12, 16, 24], initialLayers: 4, architecturesPerIncrease: 100, layersPerIncrease: 1, maxLayers: 6 },
+      training: {
+        dataset: stringFlag(args, 'dataset', 'fashion-mnist'),
+        dataDir: stringFlag(args, 'data-dir') ?? null,
+        subset: intFlag(args, 'subset', 2000, 10),
+        epochs: intFlag(args, 'epochs', 2, 1),
+        batchSize: 32,
+      },
+    };
+  } else {
+    raw = {
+      ...common,
+      rewardScale: space === 'nb201' ? 0.01 : 1,
+      tablePath: path.resolve(stringFlag(args, 'table', DEFAULT_NB201_TABLE)),
+      timeScale: numberFlag(args, 'time-scale', 0, 0),
+    };
+  }
+  return {
+    config: parseExperimentConfig(raw),
+    shards: intFlag(args, 'shards', 2, 1, 64),
+    replicas: intFlag(args, 'replicas', 2, 1, 256),
+    workers: intFlag(args, 'workers', 2, 1, 256),
+    out: path.resolve(stringFlag(args, 'out', path.join('runs', id))),
+  };
+}
+
+/** One results.jsonl line: an evaluated architecture. */
+export function resultLine(e: StoredEvaluation): Record<string, unknown> {
+  return {
+    id: e.childId,
+    index: e.index,
+    tokens: e.tokens,
+    architecture: e.arch,
+    reward: e.result.reward,
+    accuracy: e.result.accuracy,
+    curve: e.result.curve,
+    parameters: e.result.parameters,
+    seconds: e.result.seconds,
+    cached: e.result.cached,
+    worker: e.result.worker,
+    replica: e.replica,
+    step: e.stepId,
+    parameterVersions: (e as { parameterVersions?: readonly number[] }).parameterVersions ?? null,
+  };
+}
+
+/** Writes results.jsonl and best.json for an experiment; returns the number of evaluations written. */
+export async function exportResults(store: ExperimentStore, id: string, out: string): Promise<number> {
+  mkdirSync(out, { recursive: true });
+  const results = await store.results(id);
+  writeFileSync(path.join(out, 'results.jsonl'), results.map((e) => JSON.stringify(resultLine(e))).join('\n') + (results.length ? '\n' : ''));
+  const best = [...results].sort((a, b) => b.result.reward - a.result.reward).slice(0, 10).map(resultLine);
+  writeFileSync(path.join(out, 'best.json'), JSON.stringify({ experiment: id, evaluations: results.length, best: best[0] ?? null, top: best }, null, 2) + '\n');
+  return results.length;
+}
+
+/** `nasrl local`: the whole cluster as local processes. */
+export async function localCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log(LOCAL_USAGE);
+    return 0;
+  }
+  const { config, shards, replicas, workers, out } = localExperiment(argv);
+  mkdirSync(out, { recursive: true });
+  const services: ServiceProcess[] = [];
+  let redisStop: (() => Promise<void>) | undefined;
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    ensureRedisServer();
+    const redis = await startRedisServer();
+    redisUrl = redis.url;
+    redisStop = redis.stop;
+  }
+  const connection = connectRedis(redisUrl);
+  const store = new ExperimentStore(connection);
+  let interrupted = false;
+  const stopAll = async (): Promise<void> => {
+    await Promise.allSettled(services.map((s) => s.stop()));
+    connection.disconnect();
+    await redisStop?.();
+  };
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\nnasrl: stopping (Ctrl-C again does nothing more; results so far are written)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await store.create(config);
+    console.log(`nasrl local: experiment ${config.id} (${config.space}, ${config.budgetArchs} architectures, m=${config.childrenPerStep}) → ${out}`);
+    writeFileSync(path.join(out, 'experiment.json'), JSON.stringify(config, null, 2) + '\n');
+    const addresses: string[] = [];
+    for (let s = 0; s < shards; s++) {
+      const shard = startService(`shard ${s}`, 'services/param-server/dist/src/main.js', {
+        NASRL_PS_SHARD_INDEX: String(s),
+        NASRL_PS_SHARD_COUNT: String(shards),
+        NASRL_PS_HOST: '127.0.0.1',
+        NASRL_PS_PORT: '0',
+        NASRL_PS_CHECKPOINT_DIR: path.join(out, 'checkpoints', `shard-${s}`),
+        NASRL_PS_LEARNING_RATE: String(config.learningRate),
+      });
+      services.push(shard);
+      addresses.push(String((await shard.waitFor('listening', 30_000)).address));
+    }
+    for (let w = 0; w < workers; w++) {
+      services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }));
+    }
+    const controllers: ServiceProcess[] = [];
+    for (let r = 0; r < replicas; r++) {
+      const c = startService(`controller ${r}`, 'services/controller/dist/src/main.js', {
+        REDIS_URL: redisUrl,
+        NASRL_CONTROLLER_EXPERIMENT: config.id,
+        NASRL_CONTROLLER_REPLICA: String(r),
+        NASRL_CONTROLLER_PS_SHARDS: addresses.join(','),
+        NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
+      });
+      controllers.push(c);
+      services.push(c);
+    }
+    const started = Date.now();
+    const progress = setInterval(() => void showProgress(store, config, started), 1000);
+    const failed = await Promise.race([
+      Promise.all(controllers.map((c) => c.exited)).then((codes) => codes.findIndex((code) => code !== 0)),
+      new Promise<number>((resolve) => {
+        const t = setInterval(() => interrupted && (clearInterval(t), resolve(-2)), 200);
+      }),
+    ]);
+    clearInterval(progress);
+    await showProgress(store, config, started);
+    process.stdout.write('\n');
+    if (failed >= 0) {
+      const c = controllers[failed] as ServiceProcess;
+      console.error(`nasrl: ${c.name} failed; its last output:\n${c.lastLines().slice(-15).join('\n')}`);
+    }
+    const written = await exportResults(store, config.id, out);
+    console.log(`nasrl local: ${written} evaluations in ${path.join(out, 'results.jsonl')}; best in ${path.join(out, 'best.json')}`);
+    return failed >= 0 ? 1 : interrupted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+async function showProgress(store: ExperimentStore, config: ExperimentConfig, started: number): Promise<void> {
+  const [count, baseline] = await Promise.all([store.resultCount(config.id), store.baseline(config.id)]);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  const line = `evaluated ${count}/${config.budgetArchs}  baseline ${(baseline.value / (config.rewardScale || 1)).toFixed(3)}  ${seconds}s`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
+  else if (seconds % 10 === 0) console.log(line);
+}

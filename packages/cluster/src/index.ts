@@ -1,0 +1,19 @@
+/**
+ * The cluster's controller side: a replica's loop (pull θ, sample m, enqueue, wait) and the step processor
+ * that turns a finished step into a REINFORCE gradient pushed to the parameter servers.
+ *
+ * @example
+ * ```ts
+ * import { ControllerReplica, createStepProcessor, experimentRuntime } from '@nasrl/cluster';
+ * const runtime = experimentRuntime(await store.get('exp1'));
+ * const replica = new ControllerReplica({ runtime, replica: 0, store, params, flow, stepsQueue, stepsEvents });
+ * new Worker(STEPS_QUEUE, createStepProcessor({ store, params, runtime: async () => runtime }), { connection });
+ * await replica.run();
+ * ```
+ */
+export { ControllerReplica } from './replica';
+export type { ReplicaOptions, ReplicaSummary } from './replica';
+export { createStepProcessor } from './step-processor';
+export type { StepProcessorOptions, StepSummary } from './step-processor';
+export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
+export type { ExperimentRuntime } from './experiment';

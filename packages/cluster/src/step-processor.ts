@@ -1,0 +1,51 @@
+import { baselineFor } from '@nasrl/controller';
+import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
+import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
+import { forShards, layersArg, type ExperimentRuntime } from './experiment';
+
+/** What processing a step did: the rewards, the baseline subtracted, and each shard's answer to the push. */
+export interface StepSummary {
+  readonly stepId: string;
+  readonly rewards: number[];
+  readonly baseline: number;
+  readonly failedChildren: number;
+  readonly push: ShardPushResult[];
+}
+
+/** Dependencies of the step processor. */
+export interface StepProcessorOptions {
+  readonly store: ExperimentStore;
+  readonly params: ParameterServerClient;
+  /** The runtime (space, policy) of an experiment, built once per process. */
+  readonly runtime: (experiment: string) => Promise<ExperimentRuntime>;
+}
+
+/**
+ * Completes a controller step once all its children are done: the rewards, the shared EMA baseline, the
+ * REINFORCE gradient at the current parameters, and the push to every shard under the step's id. Any
+ * replica may run it (a step whose replica died is completed by another); the shards apply a step id once,
+ * and the baseline counts a step id once, so a retried step changes nothing twice.
+ */
+export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLike) => Promise<StepSummary> {
+  return async (job) => {
+    const step = parseStepJob(job.data);
+    const { config, space, policy } = await o.runtime(step.experiment);
+    const outcomes = await readStepResults(job);
+    const usable = outcomes.filter((c) => c.result !== null);
+    const rewards = usable.map((c) => (c.result?.reward ?? 0) * config.rewardScale);
+    if (usable.length === 0) {
+      await o.store.markStepApplied(step.experiment, step.stepId);
+      return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [] };
+    }
+    const { before } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
+    const b = baselineFor(before, rewards);
+    const pulled = await o.params.pull(step.experiment);
+    policy.setParameters(pulled.tensors);
+    const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: (rewards[k] as number) - b }));
+    const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
+    // The base versions are those the architectures were sampled with: the shards measure staleness from them.
+    const push = await o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions);
+    await o.store.markStepApplied(step.experiment, step.stepId);
+    return { stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push };
+  };
+}
