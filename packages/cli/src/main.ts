@@ -9,6 +9,9 @@ Commands:
   nasrl bench train [...]        training throughput of the reference child on each backend
   nasrl train-arch ARCH.json     train one architecture and print its curve and reward
   nasrl local [...]              the whole cluster on this machine (nasrl local --help)
+  nasrl status [ID]              experiments, or one experiment's progress and queues
+  nasrl top -k N ID              the N best architectures of an experiment
+  nasrl export ID --out DIR      results.jsonl and best.json of an experiment
 
 ${BENCH_SEARCH_USAGE}`;
 
@@ -22,6 +25,9 @@ function commands(): Record<string, Command> {
     'bench train': async (argv) => (await import('./commands/train')).benchTrainCommand(argv),
     'train-arch': async (argv) => (await import('./commands/train')).trainArchCommand(argv),
     local: async (argv) => (await import('./commands/local')).localCommand(argv),
+    status: async (argv) => (await import('./commands/inspect')).statusCommand(argv),
+    top: async (argv) => (await import('./commands/inspect')).topCommand(argv),
+    export: async (argv) => (await import('./commands/inspect')).exportCommand(argv),
   };
 }
 

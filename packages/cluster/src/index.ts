@@ -17,3 +17,4 @@ export { createStepProcessor } from './step-processor';
 export type { StepProcessorOptions, StepSummary } from './step-processor';
 export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
 export type { ExperimentRuntime } from './experiment';
+export { retryTransient } from './retry';

@@ -2,6 +2,7 @@ import { Job, type FlowProducer, type Queue, type QueueEvents } from 'bullmq';
 import { Rng } from '@nasrl/controller';
 import { enqueueStep, stepJobId, type ChildJob, type ExperimentStore, type StepJob } from '@nasrl/queue';
 import type { ParameterServerClient } from '@nasrl/ps';
+import { retryTransient } from './retry';
 import { depthFor, forShards, hashSeed, layersArg, type ExperimentRuntime } from './experiment';
 
 /** Dependencies and settings of a controller replica. */
@@ -38,7 +39,7 @@ export class ControllerReplica {
     const { config, space, policy } = this.o.runtime;
     const seed = this.o.seed ?? hashSeed(`sample:${config.id}`);
     // Every replica offers the same initial parameters; the shards keep the first and ignore the rest.
-    await this.o.params.init(config.id, forShards(policy.parameters()));
+    await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters())), undefined, signal);
     let steps = 0;
     let sampled = 0;
     while (!signal?.aborted) {
@@ -46,7 +47,7 @@ export class ControllerReplica {
       if (granted === 0) break;
       const stepNo = await this.o.store.nextStep(config.id, this.o.replica);
       const stepId = `r${this.o.replica}-s${stepNo}`;
-      const { tensors, versions } = await this.o.params.pull(config.id);
+      const { tensors, versions } = await retryTransient(() => this.o.params.pull(config.id), undefined, signal);
       policy.setParameters(tensors);
       const layers = depthFor(space, sampledBefore);
       const rng = new Rng(hashSeed(`${seed}:${this.o.replica}:${stepNo}`));

@@ -1,6 +1,7 @@
 import { baselineFor } from '@nasrl/controller';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
+import { retryTransient } from './retry';
 import { forShards, layersArg, type ExperimentRuntime } from './experiment';
 
 /** What processing a step did: the rewards, the baseline subtracted, and each shard's answer to the push. */
@@ -39,12 +40,12 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     }
     const { before } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
     const b = baselineFor(before, rewards);
-    const pulled = await o.params.pull(step.experiment);
+    const pulled = await retryTransient(() => o.params.pull(step.experiment));
     policy.setParameters(pulled.tensors);
     const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: (rewards[k] as number) - b }));
     const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
-    const push = await o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions);
+    const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
     await o.store.markStepApplied(step.experiment, step.stepId);
     return { stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push };
   };

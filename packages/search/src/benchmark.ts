@@ -16,6 +16,11 @@ export interface TabularBenchmark {
   readonly space: SearchSpace;
   /** The tabulated result of an architecture, or undefined when the table lacks it. */
   evaluate(tokens: readonly number[]): TabulatedResult | undefined;
+  /**
+   * A key shared by architectures that compute the same function (NAS-Bench-201's `unique` column), so a
+   * search that reuses evaluations does not pay for an isomorphic copy; the token key where none is known.
+   */
+  canonicalKey(tokens: readonly number[]): string;
   /** The budget of one search run, in the unit of `cost`. */
   readonly budget: number;
   /** The unit of the budget, for reports. */

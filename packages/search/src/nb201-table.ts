@@ -20,6 +20,7 @@ export class Nb201Table implements TabularBenchmark {
   readonly space = new Nb201Space();
   readonly budgetUnit = 'seconds';
   private readonly rows = new Map<string, TabulatedResult>();
+  private readonly unique = new Map<string, string>();
 
   private constructor(readonly budget: number) {}
 
@@ -65,10 +66,17 @@ export class Nb201Table implements TabularBenchmark {
       if (table.rows.has(key)) throw new SpaceFileError(file, `line ${ln + 1}: architecture ${cells[at('arch')]} appears twice`);
       const seconds = number('cifar10_train_seconds_200ep');
       if (seconds < 0) throw new SpaceFileError(file, `line ${ln + 1}: cifar10_train_seconds_200ep is negative`);
+      const uniqueColumn = col.get('unique');
+      if (uniqueColumn !== undefined && (cells[uniqueColumn] ?? '').trim() !== '') table.unique.set(key, (cells[uniqueColumn] as string).trim());
       table.rows.set(key, { reward: number('cifar10_valid_12ep'), test: number('cifar10_test_200ep'), cost: seconds * NB201_PROTOCOL.epochFraction });
     }
     if (table.rows.size !== NB201_SIZE) throw new SpaceFileError(file, `expected ${NB201_SIZE} architectures, found ${table.rows.size}`);
     return table;
+  }
+
+  canonicalKey(tokens: readonly number[]): string {
+    const key = tokens.join(',');
+    return this.unique.get(key) ?? key;
   }
 
   evaluate(tokens: readonly number[]): TabulatedResult | undefined {

@@ -44,16 +44,18 @@ export class RunState {
   }
 
   /**
-   * Evaluates `tokens`. With `reuse`, an architecture evaluated before in this run returns its result without
-   * being charged again; without it every evaluation is charged (the published protocol of the baselines).
+   * Evaluates `tokens`. With `reuse`, an architecture evaluated before in this run (or an isomorphic copy of
+   * one) returns that result without being charged again; without it every evaluation is charged (the
+   * published protocol of the baselines).
    */
   evaluate(tokens: readonly number[], reuse: boolean): Outcome {
     if (this.over) return { kind: 'exhausted' };
     this.proposed++;
-    const key = tokens.join(',');
+    // Reuse looks architectures up by their canonical key: an isomorphic copy computes the same function.
+    const key = reuse ? this.bench.canonicalKey(tokens) : tokens.join(',');
     const known = this.seen.get(key);
     if (known && reuse) return { kind: 'result', result: known, charged: false };
-    const result = known ?? this.bench.evaluate(tokens);
+    const result = this.bench.evaluate(tokens);
     if (!result) return { kind: 'missing' };
     if (this.spentBudget + result.cost > this.bench.budget) {
       this.over = true;

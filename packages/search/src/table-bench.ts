@@ -25,6 +25,10 @@ export class TableBenchmark implements TabularBenchmark {
     return new TableBenchmark(parseTableSpace(text, file), budgetEvaluations);
   }
 
+  canonicalKey(tokens: readonly number[]): string {
+    return tokens.join(',');
+  }
+
   evaluate(tokens: readonly number[]): TabulatedResult | undefined {
     const e = this.space.lookup(tokens);
     return e && { reward: e.reward, test: e.test ?? e.reward, cost: 1 };
