@@ -11,6 +11,8 @@ export function tunedReinforce(kind: 'nb201' | 'table') {
     entropyWeight: 0,
     architecturesPerStep: 1,
     rewardScale: kind === 'nb201' ? 0.01 : 1,
+    rewardPower: 1,
+    normalizeAdvantages: false,
     reuseEvaluations: false,
     policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 },
   };

@@ -5,6 +5,8 @@
 export interface BaselineState {
   readonly value: number;
   readonly count: number;
+  /** EMA of squared advantages, kept when advantages are normalised. */
+  readonly meanSquare?: number;
 }
 
 /** A fresh baseline state: no reward seen yet. */
@@ -17,7 +19,7 @@ export function updateBaseline(state: BaselineState, rewards: readonly number[],
     value = count === 0 ? r : decay * value + (1 - decay) * r;
     count++;
   }
-  return { value, count };
+  return state.meanSquare === undefined ? { value, count } : { value, count, meanSquare: state.meanSquare };
 }
 
 /**

@@ -9,9 +9,14 @@ export interface ReinforceOptions {
   baselineDecay?: number;
   /** Weight of the entropy bonus added to the objective. Default 0. */
   entropyWeight?: number;
+  /**
+   * Divide each advantage by the root of an EMA (same decay as the baseline) of squared advantages, so the
+   * update keeps its size as the rewards of a converging policy draw closer together. Default false.
+   */
+  normalizeAdvantages?: boolean;
 }
 
-export const REINFORCE_DEFAULTS: Required<ReinforceOptions> = { baselineDecay: 0.95, entropyWeight: 0 };
+export const REINFORCE_DEFAULTS: Required<ReinforceOptions> = { baselineDecay: 0.95, entropyWeight: 0, normalizeAdvantages: false };
 
 /** Fills defaults and checks ranges; throws ControllerConfigError naming the option. */
 export function compileReinforceOptions(options: ReinforceOptions = {}): Required<ReinforceOptions> {
@@ -48,10 +53,19 @@ export function reinforceStep(
   const layers = samples[0]?.layers;
   if (samples.some((s) => s.layers !== layers)) throw new ControllerConfigError('reinforceStep: the samples of one step must share their depth');
   const b = baselineFor(baseline, rewards);
+  const advantages = rewards.map((r) => r - b);
+  let next = updateBaseline(baseline, rewards, o.baselineDecay);
+  let scale = 1;
+  if (o.normalizeAdvantages) {
+    const batchSquare = advantages.reduce((a, x) => a + x * x, 0) / advantages.length;
+    const square = baseline.count > 0 && baseline.meanSquare !== undefined ? o.baselineDecay * baseline.meanSquare + (1 - o.baselineDecay) * batchSquare : batchSquare;
+    next = { ...next, meanSquare: square };
+    scale = square > 0 ? 1 / Math.sqrt(square) : 1;
+  }
   const { loss, gradients } = policy.gradient(
-    samples.map((s, k) => ({ tokens: s.tokens, advantage: (rewards[k] as number) - b })),
+    samples.map((s, k) => ({ tokens: s.tokens, advantage: (advantages[k] as number) * scale })),
     layers,
     o.entropyWeight,
   );
-  return { gradients, loss, baseline: b, nextBaseline: updateBaseline(baseline, rewards, o.baselineDecay) };
+  return { gradients, loss, baseline: b, nextBaseline: next };
 }

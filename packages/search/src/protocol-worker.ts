@@ -13,6 +13,8 @@ interface Job {
 
 async function main(): Promise<void> {
   const job = workerData as Job;
+  // Production mode: no debug checks, and no advice to install the native backend on every thread.
+  tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   const bench = loadBenchmark(job.benchmark);
   for (const index of job.indices) {

@@ -3,8 +3,8 @@ import { runProtocol, summarize, STRATEGY_NAMES, type BenchmarkSpec, type Strate
 import { intFlag, numberFlag, parseArgs, ProgressBar, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 
-const VALUED = ['table', 'file', 'runs', 'strategies', 'seed', 'budget-evals', 'budget-seconds', 'threads', 'lr', 'baseline-decay', 'entropy', 'children', 'temperature', 'tanh-constant', 'hidden'];
-const SWITCHES = ['json', 'no-reuse', 'help'];
+const VALUED = ['table', 'file', 'runs', 'strategies', 'seed', 'budget-evals', 'budget-seconds', 'threads', 'lr', 'baseline-decay', 'entropy', 'children', 'temperature', 'tanh-constant', 'hidden', 'reward-power', 'normalize-advantages', 'reuse'];
+const SWITCHES = ['json', 'help'];
 
 export const BENCH_SEARCH_USAGE = `nasrl bench nb201 [--table PATH] [--runs N] [--strategies reinforce,random,evolution] [--seed S] [--json]
 nasrl bench table --file PATH --budget-evals N [--runs N] [--strategies ...] [--seed S] [--json]
@@ -15,7 +15,8 @@ reward is reported by its test figure; prints mean ± std over the runs for each
   --budget-seconds S  simulated budget of one nb201 run (default 12000)
   --threads N         worker threads (default: the machine's cores)
 REINFORCE options (defaults are the tuned ones in BENCHMARKS.md):
-  --lr X --baseline-decay X --entropy X --children M --temperature X --tanh-constant X --hidden N --no-reuse`;
+  --lr X --baseline-decay X --entropy X --children M --temperature X --tanh-constant X --hidden N
+  --reward-power X --normalize-advantages true|false --reuse true|false`;
 
 /** `nasrl bench nb201|table`: the tabular protocol for the chosen strategies. */
 export async function benchSearchCommand(kind: 'nb201' | 'table', argv: readonly string[]): Promise<number> {
@@ -61,7 +62,9 @@ function strategySpec(name: string, args: ParsedArgs, kind: 'nb201' | 'table'): 
       baselineDecay: numberFlag(args, 'baseline-decay', tuned.baselineDecay, 0, 0.999999),
       entropyWeight: numberFlag(args, 'entropy', tuned.entropyWeight, 0),
       architecturesPerStep: intFlag(args, 'children', tuned.architecturesPerStep, 1, 1024),
-      reuseEvaluations: switchFlag(args, 'no-reuse') ? false : tuned.reuseEvaluations,
+      reuseEvaluations: boolFlag(args, 'reuse', tuned.reuseEvaluations),
+      normalizeAdvantages: boolFlag(args, 'normalize-advantages', tuned.normalizeAdvantages),
+      rewardPower: numberFlag(args, 'reward-power', tuned.rewardPower, 0.01, 100),
       policy: {
         ...tuned.policy,
         temperature: numberFlag(args, 'temperature', tuned.policy.temperature, 1e-6),
@@ -70,6 +73,13 @@ function strategySpec(name: string, args: ParsedArgs, kind: 'nb201' | 'table'): 
       },
     },
   };
+}
+
+function boolFlag(args: ParsedArgs, name: string, fallback: boolean): boolean {
+  const v = stringFlag(args, name);
+  if (v === undefined) return fallback;
+  if (v !== 'true' && v !== 'false') throw new UsageError(`--${name}: expected true or false, got ${JSON.stringify(v)}`);
+  return v === 'true';
 }
 
 function requireFlag(args: ParsedArgs, name: string): string {
