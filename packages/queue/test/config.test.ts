@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EXPERIMENT_DEFAULTS, InvalidConfigError, parseExperimentConfig, redisOptionsFromUrl } from '../src';
+
+test('defaults are filled and the result is canonical', () => {
+  const c = parseExperimentConfig({ id: 'exp-1' });
+  assert.equal(c.space, 'conv');
+  assert.equal(c.evaluator, 'train');
+  assert.equal(c.budgetArchs, EXPERIMENT_DEFAULTS.budgetArchs);
+  assert.equal(c.childrenPerStep, 8);
+  assert.equal(c.baselineDecay, 0.95);
+  assert.deepEqual(c.policy, { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 });
+  assert.deepEqual(c.spaceOptions.filterCounts, [24, 36, 48, 64]);
+  assert.equal(c.tablePath, null);
+  const again = parseExperimentConfig(JSON.parse(JSON.stringify(c)));
+  assert.equal(JSON.stringify(again), JSON.stringify(c));
+  assert.equal(JSON.stringify(parseExperimentConfig(JSON.stringify(c))), JSON.stringify(c));
+});
+
+test('table spaces default to the table evaluator and need a table', () => {
+  const c = parseExperimentConfig({ id: 'nb', space: 'nb201', tablePath: '/data/nb201.csv', timeScale: 0.01 });
+  assert.equal(c.evaluator, 'table');
+  assert.deepEqual(c.spaceOptions, {});
+  assert.throws(() => parseExperimentConfig({ id: 'nb', space: 'nb201' }), /tablePath: required/);
+});
+
+const bad: [unknown, RegExp][] = [
+  [{ id: 'has space' }, /id: expected 1 to 64 characters/],
+  [{ id: 'x'.repeat(65) }, /id:/],
+  [{ id: 'a', colour: 'red' }, /colour: unknown key/],
+  [{ id: 'a', policy: { hidden: 3 } }, /policy\.hidden: unknown key/],
+  [{ id: 'a', budgetArchs: 0 }, /budgetArchs: expected an integer in \[1,/],
+  [{ id: 'a', budgetArchs: 2.5 }, /budgetArchs: expected an integer/],
+  [{ id: 'a', baselineDecay: 1 }, /baselineDecay: expected a number in \[0, 1\)/],
+  [{ id: 'a', learningRate: 'fast' }, /learningRate: expected a finite number/],
+  [{ id: 'a', space: 'rnn' }, /space: expected one of "conv", "nb201", "table"/],
+  [{ id: 'a', evaluator: 'table' }, /evaluator: "table" needs space/],
+  [{ id: 'a', space: 'nb201', evaluator: 'train', tablePath: 'x' }, /evaluator: "train" needs space "conv"/],
+  [{ id: 'a', tablePath: 'x.csv' }, /tablePath: only used by the table evaluator/],
+  [{ id: 'a', training: { dataset: 'cifar10' } }, /training\.dataDir: required for dataset "cifar10"/],
+  [{ id: 'a', training: { epochs: 0 } }, /training\.epochs:/],
+  [{ id: 'a', limits: { maxParameters: -1 } }, /limits\.maxParameters:/],
+  [{ id: 'a', spaceOptions: { filterCounts: [0] } }, /spaceOptions: .*filterCounts/],
+  [{ id: 'a', spaceOptions: { depth: 3 } }, /spaceOptions\.depth: unknown key/],
+  [{ id: 'a', space: 'table', tablePath: 't.json', spaceOptions: { anchors: false } }, /spaceOptions: only the conv space/],
+  [{ id: 'a', reuseEvaluations: 'yes' }, /reuseEvaluations: expected true or false/],
+  [{ id: 'a', timeScale: -1 }, /timeScale: expected a number ≥ 0/],
+  [[1, 2], /\(root\): expected an object/],
+  ['{not json', /not valid JSON/],
+];
+for (const [input, message] of bad) {
+  test(`rejects ${JSON.stringify(input).slice(0, 70)}`, () => {
+    assert.throws(() => parseExperimentConfig(input), (err: unknown) => err instanceof InvalidConfigError && message.test(err.message));
+  });
+}
+
+test('redis URLs carry credentials, database and TLS', () => {
+  assert.deepEqual(redisOptionsFromUrl('redis://127.0.0.1:6380'), { host: '127.0.0.1', port: 6380, db: 0 });
+  const o = redisOptionsFromUrl('rediss://user:p%40ss@redis.example:6390/2');
+  assert.equal(o.username, 'user');
+  assert.equal(o.password, 'p@ss');
+  assert.equal(o.db, 2);
+  assert.deepEqual(o.tls, { servername: 'redis.example' });
+  assert.throws(() => redisOptionsFromUrl('http://x'), /REDIS_URL: scheme must be redis: or rediss:/);
+  assert.throws(() => redisOptionsFromUrl('nonsense'), /REDIS_URL: not a URL/);
+  assert.throws(() => redisOptionsFromUrl('redis://h/abc'), /database must be a number/);
+});
