@@ -1,1 +1,88 @@
-export {};
+/**
+ * One worker process per GPU (CUDA_VISIBLE_DEVICES picks it): a BullMQ worker on the children queue with
+ * concurrency 1, whose evaluations run in a sandboxed processor (processor.ts). Reads NASRL_WORKER_* once,
+ * prints `{"event":"ready",...}` once it takes jobs, and on SIGINT/SIGTERM stops taking jobs, lets the active
+ * child finish within NASRL_WORKER_SHUTDOWN_GRACE_MS and exits. Exit codes: 0 after a shutdown, 2 for bad
+ * configuration, 1 for any other failure.
+ */
+import * as path from 'node:path';
+import { Worker } from 'bullmq';
+import { CHILDREN_QUEUE, connectRedis, type ChildJob, type ChildResult } from '@nasrl/queue';
+import { parseWorkerEnv, WorkerConfigError, type WorkerConfig } from './config';
+import { jsonLogger } from './log';
+
+async function main(): Promise<void> {
+  let config: WorkerConfig;
+  try {
+    config = parseWorkerEnv(process.env);
+  } catch (e) {
+    return fail(e, 2);
+  }
+  const log = jsonLogger(config.workerId);
+  const connection = connectRedis(config.redisUrl, { name: config.workerId });
+  connection.on('error', (e: Error) => log({ event: 'redis_error', level: 'warn', message: e.message }));
+  const worker = new Worker<ChildJob, ChildResult>(CHILDREN_QUEUE, path.join(__dirname, 'processor.js'), {
+    connection,
+    prefix: config.queuePrefix,
+    name: config.workerId,
+    concurrency: 1,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+    useWorkerThreads: false,
+    // The sandbox reads the same environment; it must report this process's id, not its own pid.
+    workerForkOptions: { env: { ...process.env, NASRL_WORKER_ID: config.workerId } },
+    autorun: false,
+  });
+  worker.on('active', (job) => log({ event: 'active', job: job.id, attempt: job.attemptsStarted }));
+  worker.on('completed', (job, r) => log({ event: 'completed', job: job.id, reward: r.reward, seconds: r.seconds, cached: r.cached }));
+  worker.on('failed', (job, err) => log({
+    event: 'failed', level: 'warn', job: job?.id, reason: err.message, attemptsMade: job?.attemptsMade,
+    final: job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1),
+  }));
+  worker.on('stalled', (jobId) => log({ event: 'stalled', level: 'warn', job: jobId, message: 'a dead worker\'s job was moved back to wait' }));
+  worker.on('error', (e) => log({ event: 'worker_error', level: 'warn', message: e.message }));
+
+  let closing: Promise<void> | null = null;
+  const close = (signal: string): Promise<void> =>
+    (closing ??= (async () => {
+      log({ event: 'closing', signal, graceMs: config.shutdownGraceMs });
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), config.shutdownGraceMs)));
+      const outcome = await Promise.race([worker.close().then(() => 'closed' as const), grace]);
+      clearTimeout(timer);
+      if (outcome === 'expired') log({ event: 'grace_expired', level: 'warn', message: 'exiting with a child active; it is retried elsewhere once its lock expires' });
+      connection.disconnect();
+      log({ event: 'closed' });
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      close(signal).then(
+        () => process.exit(0),
+        (e: unknown) => fail(e, 1),
+      );
+    });
+  }
+  try {
+    await worker.waitUntilReady();
+  } catch (e) {
+    return fail(e, 1);
+  }
+  void worker.run().catch((e: unknown) => fail(e, 1));
+  log({ event: 'ready', queue: CHILDREN_QUEUE, prefix: config.queuePrefix, lockDurationMs: config.lockDurationMs, redis: redactUrl(config.redisUrl) });
+}
+
+/** The Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password !== '') u.password = '***';
+  return u.toString();
+}
+
+function fail(e: unknown, code: number): void {
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`worker: ${e instanceof WorkerConfigError ? 'configuration error' : 'failed'}: ${message}\n`);
+  process.exit(code);
+}
+
+void main();

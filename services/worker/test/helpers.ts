@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** A worker service process started by a test, with its JSON log lines. */
+export interface WorkerProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  /** Resolves with the first log record (already seen or future) that `match` accepts. */
+  waitFor(match: (r: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves when the process has exited, with its code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts services/worker/dist/src/main.js with the given NASRL_WORKER_* values (and nothing else of the kind). */
+export function startWorker(id: string, env: Record<string, string>): WorkerProcess {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('NASRL_WORKER_')));
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'main.js')], {
+    env: { ...base, NASRL_WORKER_ID: id, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { match: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += String(d)));
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(record);
+    for (const w of [...waiters]) {
+      if (w.match(record)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(record);
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    id, child, lines, exited,
+    waitFor(match, timeoutMs = 20_000) {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`worker ${id}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}; lines: ${JSON.stringify(lines.slice(-10))}`)), timeoutMs);
+        waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
+      });
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
