@@ -91,4 +91,11 @@ test('the parent becomes ready with every result in index order, failures includ
   assert.deepEqual(outcomes.map((o) => o.result?.reward ?? null), [0, 0.1, 0.2, null, 0.4]);
   assert.match(outcomes[3]?.error ?? '', /EvaluationRefusedError: too large/);
   assert.equal(outcomes[0]?.childId, 'exp3.r1-7.0');
+  // Enqueuing the finished step again changes nothing: no new children, the parent stays ready once.
+  const childrenQueue = new Queue(CHILDREN_QUEUE, { connection: redis, prefix });
+  closers.push(() => childrenQueue.close());
+  const before = await childrenQueue.getJobCounts('wait', 'active', 'completed', 'failed');
+  await enqueueStep(flow, step, children);
+  assert.deepEqual(await childrenQueue.getJobCounts('wait', 'active', 'completed', 'failed'), before);
+  assert.deepEqual(await steps.getJobCounts('wait', 'waiting-children'), { wait: 1, 'waiting-children': 0 });
 });
