@@ -35,14 +35,22 @@ return {granted, sampled}
  * KEYS: config, baseline, baseline-steps. ARGV: decay, step id ('' for none), rewards... Applies
  * b ← decay·b + (1 − decay)·R per reward (b = R for the first), exactly as @nasrl/controller's updateBaseline
  * does in JavaScript (same operations on doubles). Returns {status, valueBefore, countBefore, valueAfter,
- * countAfter} as strings (%.17g round-trips a double); status 'missing', 'duplicate' (step already counted) or 'ok'.
+ * countAfter} as strings (%.17g round-trips a double); status 'missing', 'ok', or 'duplicate' when the step
+ * was already counted: then the states of that first update are returned and nothing changes.
  */
 export const UPDATE_BASELINE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+if ARGV[2] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[2])
+  if seen then
+    local out = {'duplicate'}
+    for part in string.gmatch(seen, '%S+') do out[#out + 1] = part end
+    return out
+  end
+end
 local value = tonumber(redis.call('HGET', KEYS[2], 'value') or '0')
 local count = tonumber(redis.call('HGET', KEYS[2], 'count') or '0')
 local vb, cb = string.format('%.17g', value), string.format('%d', count)
-if ARGV[2] ~= '' and redis.call('SADD', KEYS[3], ARGV[2]) == 0 then return {'duplicate', vb, cb, vb, cb} end
 local decay = tonumber(ARGV[1])
 for i = 3, #ARGV do
   local r = tonumber(ARGV[i])
@@ -51,6 +59,7 @@ for i = 3, #ARGV do
 end
 local va, ca = string.format('%.17g', value), string.format('%d', count)
 redis.call('HSET', KEYS[2], 'value', va, 'count', ca)
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], vb .. ' ' .. cb .. ' ' .. va .. ' ' .. ca) end
 return {'ok', vb, cb, va, ca}
 `);
 

@@ -32,7 +32,7 @@ export interface StoredEvaluation extends EvaluationRecord {
 export interface BaselineUpdate {
   readonly before: BaselineState;
   readonly after: BaselineState;
-  /** False when `stepId` had already been counted: nothing changed (before = after). */
+  /** False when `stepId` had already been counted: nothing changed, and before/after are those of that first update. */
   readonly applied: boolean;
 }
 
@@ -98,7 +98,8 @@ export class ExperimentStore {
   /**
    * Folds `rewards` into the shared baseline atomically (concurrent replicas never lose an update) and
    * returns the state before and after. With `stepId`, a step's rewards are counted once even if the call is
-   * repeated (a replica retrying after a timeout).
+   * repeated (a retried step), and every repeat returns the same before/after as the first call, so a retried
+   * step computes the same advantages.
    */
   async updateBaseline(id: string, rewards: readonly number[], decay: number, stepId?: string): Promise<BaselineUpdate> {
     if (!(decay >= 0 && decay < 1)) throw new RangeError(`updateBaseline: decay must be in [0, 1), got ${decay}`);

@@ -91,10 +91,12 @@ test('a step id counts its rewards into the baseline once', async () => {
   const c = await experiment();
   const first = await store.updateBaseline(c.id, [0.5, 0.7], 0.95, 'r0-1');
   assert.equal(first.applied, true);
+  await store.updateBaseline(c.id, [0.9], 0.95, 'r0-2');
   const again = await store.updateBaseline(c.id, [0.5, 0.7], 0.95, 'r0-1');
   assert.equal(again.applied, false);
+  assert.deepEqual(again.before, first.before);
   assert.deepEqual(again.after, first.after);
-  assert.deepEqual(again.before, first.after);
+  assert.equal((await store.baseline(c.id)).count, 3);
 });
 
 test('results are stored once per child id, in order of arrival', async () => {

@@ -170,3 +170,22 @@ test('a worker killed mid-child: another worker retries it and it is recorded ex
   b.child.kill('SIGTERM');
   assert.equal((await b.exited).code, 0);
 });
+
+test('SIGTERM lets the active child finish, then the worker exits 0 (twice is the same as once)', async () => {
+  const p = `p-${randomUUID()}`;
+  const { flow, steps } = queues(p);
+  const config = await experiment({ timeScale: 1.5, reuseEvaluations: false });
+  const w = spawnWorker(p);
+  await w.waitFor((r) => r.event === 'ready');
+  const s = step(config, 'r2-1', [[0, 2]]);
+  await enqueueStep(flow, s.step, s.children);
+  await w.waitFor((r) => r.event === 'active');
+  w.child.kill('SIGTERM');
+  w.child.kill('SIGTERM');
+  assert.deepEqual(await w.exited, { code: 0, signal: null });
+  assert.equal(w.lines.filter((r) => r.event === 'closing').length, 1);
+  assert.ok(w.lines.some((r) => r.event === 'completed'));
+  const [outcome] = await readStepResults(await parentReady(steps, stepJobId(config.id, 'r2-1')));
+  assert.equal(outcome?.result?.worker, w.id);
+  assert.equal(outcome?.result?.seconds, 1.5);
+});
