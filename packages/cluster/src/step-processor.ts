@@ -1,4 +1,4 @@
-import { baselineFor } from '@nasrl/controller';
+import { baselineFor, shapeReward } from '@nasrl/controller';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
@@ -33,7 +33,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
     const usable = outcomes.filter((c) => c.result !== null);
-    const rewards = usable.map((c) => (c.result?.reward ?? 0) * config.rewardScale);
+    const rewards = usable.map((c) => shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower));
     if (usable.length === 0) {
       await o.store.markStepApplied(step.experiment, step.stepId);
       return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [] };

@@ -69,3 +69,12 @@ export function reinforceStep(
   );
   return { gradients, loss, baseline: b, nextBaseline: next };
 }
+
+/**
+ * The reward REINFORCE sees: (scale · reward)^power, sign kept. Scaling puts accuracies in [0, 1]; a power
+ * above 1 widens the gaps between the best children (the paper cubes CIFAR-10 accuracies).
+ */
+export function shapeReward(reward: number, scale = 1, power = 1): number {
+  const r = reward * scale;
+  return power === 1 ? r : Math.sign(r) * Math.abs(r) ** power;
+}

@@ -74,6 +74,8 @@ export interface ExperimentConfig {
   readonly entropyWeight: number;
   /** The controller multiplies each reward by this before REINFORCE (workers report raw rewards). Default 1. */
   readonly rewardScale: number;
+  /** The scaled reward is raised to this power before REINFORCE (emphasises the best children). Default 1. */
+  readonly rewardPower: number;
   readonly policy: ExperimentPolicyOptions;
   /** Reuse the reward of an architecture evaluated before (reward cache). Default true. */
   readonly reuseEvaluations: boolean;
@@ -92,6 +94,7 @@ export const EXPERIMENT_DEFAULTS = {
   baselineDecay: 0.95,
   entropyWeight: 0,
   rewardScale: 1,
+  rewardPower: 1,
   policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 } as ExperimentPolicyOptions,
   reuseEvaluations: true,
   timeScale: 0,
@@ -101,7 +104,7 @@ export const EXPERIMENT_DEFAULTS = {
 
 const TOP_KEYS = [
   'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'learningRate', 'baselineDecay',
-  'entropyWeight', 'rewardScale', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
+  'entropyWeight', 'rewardScale', 'rewardPower', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
 ] as const;
 
 /** Experiment ids: safe in Redis keys, BullMQ job ids (no ':') and file names. */
@@ -158,6 +161,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     baselineDecay: opt('baselineDecay', (v, w) => finite(v, w, fail, (x) => x >= 0 && x < 1, 'in [0, 1)'), d.baselineDecay),
     entropyWeight: opt('entropyWeight', nonNegative, d.entropyWeight),
     rewardScale: opt('rewardScale', positive, d.rewardScale),
+    rewardPower: opt('rewardPower', positive, d.rewardPower),
     policy: parsePolicy(root.policy),
     reuseEvaluations: opt('reuseEvaluations', (v, w) => boolean(v, w, fail), d.reuseEvaluations),
     timeScale: opt('timeScale', nonNegative, d.timeScale),

@@ -16,6 +16,8 @@ export interface EvaluationRecord {
   readonly layers: number;
   readonly archKey: string;
   readonly arch: unknown;
+  /** Versions of the parameter-server shards the sampling policy had. */
+  readonly parameterVersions: readonly number[];
   readonly result: ChildResult;
 }
 
@@ -48,7 +50,7 @@ export interface Reservation {
 export function evaluationRecord(job: ChildJob, result: ChildResult): EvaluationRecord {
   return {
     stepId: job.stepId, replica: job.replica, childIndex: job.index, tokens: [...job.tokens], layers: job.layers,
-    archKey: job.archKey, arch: job.arch, result,
+    archKey: job.archKey, arch: job.arch, parameterVersions: [...job.parameterVersions], result,
   };
 }
 

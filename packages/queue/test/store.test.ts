@@ -25,7 +25,7 @@ async function experiment(extra: Record<string, unknown> = {}) {
 
 const result = (reward: number): ChildResult => ({ reward, accuracy: reward, curve: [reward], seconds: 0, parameters: 0, worker: 'w', cached: false });
 const record = (stepId: string, childIndex: number, reward: number): EvaluationRecord => ({
-  stepId, replica: 0, childIndex, tokens: [1, 2, 3, 4, 0, 1], layers: 1, archKey: `k${childIndex}`, arch: { arch: 'x' }, result: result(reward),
+  stepId, replica: 0, childIndex, tokens: [1, 2, 3, 4, 0, 1], layers: 1, archKey: `k${childIndex}`, arch: { arch: 'x' }, parameterVersions: [0], result: result(reward),
 });
 
 before(async () => {

@@ -1,4 +1,4 @@
-import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, type PolicyOptions, type Rng } from '@nasrl/controller';
+import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, shapeReward, type PolicyOptions, type Rng } from '@nasrl/controller';
 import type { TabularBenchmark } from './benchmark';
 import { SearchConfigError } from './errors';
 import { RunState, type RunResult } from './run-state';
@@ -90,7 +90,7 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
   if (!Number.isInteger(m) || m < 1) throw new SearchConfigError(`architecturesPerStep: expected a positive integer, got ${m}`);
   const scale = options.rewardScale ?? 1;
   const power = options.rewardPower ?? 1;
-  const shape = (reward: number): number => (power === 1 ? reward * scale : Math.sign(reward) * Math.abs(reward * scale) ** power);
+  const shape = (reward: number): number => shapeReward(reward, scale, power);
   const reuse = options.reuseEvaluations ?? false;
   const maxProposals = options.maxProposals ?? (bench.budgetUnit === 'evaluations' ? 50 * bench.budget : 20000);
   const policy = new ControllerPolicy(bench.space, { ...options.policy, initSeed: rng.nextUint32() });

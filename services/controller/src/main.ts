@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}` });
   const store = new ExperimentStore(connection);

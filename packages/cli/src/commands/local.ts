@@ -52,7 +52,8 @@ export function localExperiment(argv: readonly string[]): { config: ExperimentCo
   } else {
     raw = {
       ...common,
-      rewardScale: space === 'nb201' ? 0.01 : 1,
+      rewardScale: tuned.rewardScale,
+      rewardPower: tuned.rewardPower,
       tablePath: path.resolve(stringFlag(args, 'table', DEFAULT_NB201_TABLE)),
       timeScale: numberFlag(args, 'time-scale', 0, 0),
     };
