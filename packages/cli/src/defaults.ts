@@ -11,7 +11,8 @@ export function tunedReinforce(kind: 'nb201' | 'table') {
     entropyWeight: 0,
     architecturesPerStep: 8,
     rewardScale: kind === 'nb201' ? 0.01 : 1,
-    rewardPower: 10,
+    // Powers assume rewards in [0, 1]; a table space's rewards can be on any scale, so they stay linear.
+    rewardPower: kind === 'nb201' ? 10 : 1,
     normalizeAdvantages: false,
     reuseEvaluations: true,
     policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 },

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -20,8 +21,20 @@ export interface ServiceProcess {
 }
 
 /** Starts `node <entry>` with `env` added to this process's environment; stdout lines are JSON log lines. */
-export function startService(name: string, entry: string, env: Record<string, string>, onLine?: (line: Record<string, unknown>) => void): ServiceProcess {
+export function startService(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  logFile?: string,
+  onLine?: (line: Record<string, unknown>) => void,
+): ServiceProcess {
   const child = spawn(process.execPath, [path.join(repoRoot(), entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (logFile) {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    const log = createWriteStream(logFile, { flags: 'a' });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+  }
   const lines: string[] = [];
   const waiters: { event: string; resolve: (v: Record<string, unknown>) => void }[] = [];
   const keep = (line: string): void => {

@@ -9,7 +9,7 @@ export const ENV_PREFIX = 'NASRL_WORKER_';
  * is refused at start, so that a typo in a manifest fails loudly instead of being ignored.
  */
 export const WORKER_ENV: Readonly<Record<string, string>> = {
-  NASRL_WORKER_REDIS_URL: 'Redis to use: redis://[user:password@]host:port[/db], rediss:// for TLS. Default redis://127.0.0.1:6379',
+  REDIS_URL: 'Redis to use: redis://[user:password@]host:port[/db], rediss:// for TLS. Default redis://127.0.0.1:6379',
   NASRL_WORKER_ID: 'this worker\'s id in results and logs ([A-Za-z0-9_.-]{1,128}). Default <hostname>-<pid>',
   NASRL_WORKER_QUEUE_PREFIX: 'BullMQ key prefix, the same as the controllers\'. Default bull',
   NASRL_WORKER_LOCK_DURATION_MS: 'lock of an active job; a dead worker\'s job is retried elsewhere after it expires. Default 30000',
@@ -62,11 +62,11 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new WorkerConfigError(`${k} must be an integer in [${min}, ${max}], got '${v}'`);
     return Number(v);
   };
-  const redisUrl = raw('NASRL_WORKER_REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const redisUrl = raw('REDIS_URL') ?? 'redis://127.0.0.1:6379';
   try {
     redisOptionsFromUrl(redisUrl);
   } catch (err) {
-    throw new WorkerConfigError(`NASRL_WORKER_REDIS_URL is malformed: ${(err as Error).message.replace(/^redis: REDIS_URL: /, '')}`);
+    throw new WorkerConfigError(`REDIS_URL is malformed: ${(err as Error).message.replace(/^redis: REDIS_URL: /, '')}`);
   }
   const workerId = raw('NASRL_WORKER_ID') ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128);
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(workerId)) throw new WorkerConfigError(`NASRL_WORKER_ID must match [A-Za-z0-9_.-]{1,128}, got '${workerId}'`);

@@ -17,7 +17,7 @@ test('defaults', () => {
 
 test('values are read and empty ones mean the default', () => {
   const c = parseWorkerEnv({
-    NASRL_WORKER_REDIS_URL: 'rediss://u:p@r.example:6380/1', NASRL_WORKER_ID: 'gpu-3', NASRL_WORKER_LOCK_DURATION_MS: '2000',
+    REDIS_URL: 'rediss://u:p@r.example:6380/1', NASRL_WORKER_ID: 'gpu-3', NASRL_WORKER_LOCK_DURATION_MS: '2000',
     NASRL_WORKER_STALLED_INTERVAL_MS: '', NASRL_WORKER_TF_BACKEND: 'wasm', OTHER: 'x',
   });
   assert.equal(c.workerId, 'gpu-3');
@@ -31,7 +31,7 @@ const bad: [Record<string, string>, RegExp][] = [
   [{ NASRL_WORKER_LOCK_DURATION: '2000' }, /unknown variable NASRL_WORKER_LOCK_DURATION; accepted/],
   [{ NASRL_WORKER_LOCK_DURATION_MS: '2s' }, /NASRL_WORKER_LOCK_DURATION_MS must be an integer/],
   [{ NASRL_WORKER_LOCK_DURATION_MS: '10' }, /NASRL_WORKER_LOCK_DURATION_MS must be an integer in \[500,/],
-  [{ NASRL_WORKER_REDIS_URL: 'http://x' }, /NASRL_WORKER_REDIS_URL is malformed: scheme/],
+  [{ REDIS_URL: 'http://x' }, /REDIS_URL is malformed: scheme/],
   [{ NASRL_WORKER_ID: 'a b' }, /NASRL_WORKER_ID must match/],
   [{ NASRL_WORKER_TF_BACKEND: 'cuda' }, /NASRL_WORKER_TF_BACKEND must be one of/],
   [{ NASRL_WORKER_MAX_STALLED_COUNT: '-1' }, /NASRL_WORKER_MAX_STALLED_COUNT/],

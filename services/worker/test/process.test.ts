@@ -68,7 +68,7 @@ function queues(prefix: string) {
 
 function spawnWorker(prefix: string, extra: Record<string, string> = {}): WorkerProcess {
   const w = startWorker(`test-${randomUUID().slice(0, 6)}`, {
-    NASRL_WORKER_REDIS_URL: server.url, NASRL_WORKER_QUEUE_PREFIX: prefix, NASRL_WORKER_LOCK_DURATION_MS: '2000',
+    REDIS_URL: server.url, NASRL_WORKER_QUEUE_PREFIX: prefix, NASRL_WORKER_LOCK_DURATION_MS: '2000',
     NASRL_WORKER_STALLED_INTERVAL_MS: '500', NASRL_WORKER_SHUTDOWN_GRACE_MS: '5000', ...extra,
   });
   workers.push(w);

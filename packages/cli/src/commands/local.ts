@@ -142,12 +142,12 @@ export async function localCommand(argv: string[]): Promise<number> {
         NASRL_PS_PORT: '0',
         NASRL_PS_CHECKPOINT_DIR: path.join(out, 'checkpoints', `shard-${s}`),
         NASRL_PS_LEARNING_RATE: String(config.learningRate),
-      });
+      }, path.join(out, 'logs', `shard-${s}.log`));
       services.push(shard);
       addresses.push(String((await shard.waitFor('listening', 30_000)).address));
     }
     for (let w = 0; w < workers; w++) {
-      services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }));
+      services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }, path.join(out, 'logs', `worker-${w}.log`)));
     }
     const controllers: ServiceProcess[] = [];
     for (let r = 0; r < replicas; r++) {
@@ -157,7 +157,7 @@ export async function localCommand(argv: string[]): Promise<number> {
         NASRL_CONTROLLER_REPLICA: String(r),
         NASRL_CONTROLLER_PS_SHARDS: addresses.join(','),
         NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
-      });
+      }, path.join(out, 'logs', `controller-${r}.log`));
       controllers.push(c);
       services.push(c);
     }
