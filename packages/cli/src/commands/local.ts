@@ -117,6 +117,8 @@ export async function localCommand(argv: string[]): Promise<number> {
   const connection = connectRedis(redisUrl);
   const store = new ExperimentStore(connection);
   let interrupted = false;
+  let onInterrupt: () => void = () => undefined;
+  const interruptedPromise = new Promise<number>((resolve) => (onInterrupt = () => resolve(-2)));
   const stopAll = async (): Promise<void> => {
     await Promise.allSettled(services.map((s) => s.stop()));
     connection.disconnect();
@@ -125,6 +127,7 @@ export async function localCommand(argv: string[]): Promise<number> {
   const onSignal = (): void => {
     if (interrupted) return;
     interrupted = true;
+    onInterrupt();
     process.stderr.write('\nnasrl: stopping (Ctrl-C again does nothing more; results so far are written)\n');
   };
   process.on('SIGINT', onSignal);
@@ -165,9 +168,7 @@ export async function localCommand(argv: string[]): Promise<number> {
     const progress = setInterval(() => void showProgress(store, config, started), 1000);
     const failed = await Promise.race([
       Promise.all(controllers.map((c) => c.exited)).then((codes) => codes.findIndex((code) => code !== 0)),
-      new Promise<number>((resolve) => {
-        const t = setInterval(() => interrupted && (clearInterval(t), resolve(-2)), 200);
-      }),
+      interruptedPromise,
     ]);
     clearInterval(progress);
     await showProgress(store, config, started);
