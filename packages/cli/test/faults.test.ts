@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer } from '@nasrl/queue';
+import { ParameterServerClient } from '@nasrl/ps';
+import { repoRoot, startService, type ServiceProcess } from '../src/processes';
+
+const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
+
+/** A small cluster of real processes: redis-server, shards, workers and controllers, on loopback. */
+async function cluster(id: string, budget: number, timeScale: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), `nasrl-${id}-`));
+  const redis = await startRedisServer();
+  const connection = connectRedis(redis.url);
+  const store = new ExperimentStore(connection);
+  const config = await store.create(
+    parseExperimentConfig({ id, space: 'nb201', tablePath: TABLE, budgetArchs: budget, childrenPerStep: 4, learningRate: 0.02, rewardScale: 0.01, timeScale }),
+  );
+  const services: ServiceProcess[] = [];
+  const shardEnv = (s: number, port: number): Record<string, string> => ({
+    NASRL_PS_SHARD_INDEX: String(s), NASRL_PS_SHARD_COUNT: '2', NASRL_PS_HOST: '127.0.0.1', NASRL_PS_PORT: String(port),
+    NASRL_PS_CHECKPOINT_DIR: path.join(dir, `shard-${s}`), NASRL_PS_CHECKPOINT_EVERY_UPDATES: '1', NASRL_PS_LEARNING_RATE: '0.02',
+  });
+  const startShard = async (s: number, port: number): Promise<{ proc: ServiceProcess; address: string }> => {
+    const proc = startService(`shard ${s}`, 'services/param-server/dist/src/main.js', shardEnv(s, port), path.join(dir, `shard-${s}.log`));
+    services.push(proc);
+    return { proc, address: String((await proc.waitFor('listening', 30_000)).address) };
+  };
+  const shards = [await startShard(0, 0), await startShard(1, 0)];
+  const addresses = shards.map((s) => s.address);
+  for (let w = 0; w < 3; w++) {
+    services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redis.url, NASRL_WORKER_ID: `w${w}`, NASRL_WORKER_LOCK_DURATION_MS: '3000' }, path.join(dir, `worker-${w}.log`)));
+  }
+  const startController = (r: number): ServiceProcess => {
+    const c = startService(`controller ${r}`, 'services/controller/dist/src/main.js', {
+      REDIS_URL: redis.url, NASRL_CONTROLLER_EXPERIMENT: id, NASRL_CONTROLLER_REPLICA: String(r),
+      NASRL_CONTROLLER_PS_SHARDS: addresses.join(','), NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
+    }, path.join(dir, `controller-${r}.log`));
+    services.push(c);
+    return c;
+  };
+  const waitForResults = async (n: number, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while ((await store.resultCount(id)) < n) {
+      if (Date.now() > deadline) throw new Error(`fewer than ${n} results after ${timeoutMs} ms; logs in ${dir}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(services.map((s) => s.stop(3000)));
+    connection.disconnect();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { config, store, shards, addresses, startShard, startController, waitForResults, stop, dir };
+}
+
+test('a shard killed with SIGKILL and restarted restores its checkpoint and the search finishes', { timeout: 300_000 }, async () => {
+  const c = await cluster('fault-shard', 120, 0.002);
+  try {
+    const controllers = [c.startController(0), c.startController(1)];
+    await c.waitForResults(40, 120_000);
+    const victim = c.shards[0] as { proc: ServiceProcess; address: string };
+    victim.proc.child.kill('SIGKILL');
+    await victim.proc.exited;
+    await new Promise((r) => setTimeout(r, 500));
+    const port = Number(victim.address.split(':').at(-1));
+    const restarted = await c.startShard(0, port);
+    assert.match(restarted.proc.lastLines().join("\n"), /"event":"checkpoint_restored"/);
+    const codes = await Promise.all(controllers.map((p) => p.exited));
+    assert.deepEqual(codes, [0, 0], `controllers exit cleanly; logs in ${c.dir}`);
+    assert.equal(await c.store.resultCount(c.config.id), 120);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a controller replica killed in the middle of a step: its gradient is applied exactly once', { timeout: 300_000 }, async () => {
+  const c = await cluster('fault-replica', 80, 0.004);
+  try {
+    const first = c.startController(0);
+    const second = c.startController(1);
+    await c.waitForResults(12, 120_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    assert.equal(await second.exited, 0);
+    const results = await c.store.results(c.config.id);
+    assert.equal(results.length, 80);
+    const steps = new Set(results.map((r) => r.stepId));
+    assert.ok([...steps].some((s) => s.startsWith('r0-')), 'the killed replica had steps in flight or done');
+    // Every step (the killed replica's included) was completed by a step processor and marked applied.
+    for (const s of steps) assert.equal(await c.store.isStepApplied(c.config.id, s), true, `step ${s} applied`);
+    const client = new ParameterServerClient({ shards: c.addresses });
+    try {
+      for (const shard of await client.stats(c.config.id)) {
+        const e = shard.experiments.find((x) => x.experiment === c.config.id);
+        assert.ok(e);
+        // One applied push per step on every shard, and each step applied once: version == number of steps.
+        assert.equal(e.pushesApplied, steps.size, `shard ${shard.shard}: ${e.pushesApplied} pushes applied for ${steps.size} steps`);
+        assert.equal(e.version, steps.size);
+      }
+    } finally {
+      client.close();
+    }
+  } finally {
+    await c.stop();
+  }
+});
