@@ -7,6 +7,7 @@ Commands:
   nasrl bench nb201 [...]        search strategies on NAS-Bench-201 under the published protocol
   nasrl bench table [...]        the same on a table space file, with a budget in evaluations
   nasrl bench train [...]        training throughput of the reference child on each backend
+  nasrl bench cluster [...]      orchestration overhead, architectures/s and worker utilisation of a local cluster
   nasrl train-arch ARCH.json     train one architecture and print its curve and reward
   nasrl local [...]              the whole cluster on this machine (nasrl local --help)
   nasrl status [ID]              experiments, or one experiment's progress and queues
@@ -22,6 +23,7 @@ function commands(): Record<string, Command> {
   return {
     'bench nb201': (argv) => benchSearchCommand('nb201', argv),
     'bench table': (argv) => benchSearchCommand('table', argv),
+    'bench cluster': async (argv) => (await import('./commands/bench-cluster')).benchClusterCommand(argv),
     'bench train': async (argv) => (await import('./commands/train')).benchTrainCommand(argv),
     'train-arch': async (argv) => (await import('./commands/train')).trainArchCommand(argv),
     local: async (argv) => (await import('./commands/local')).localCommand(argv),

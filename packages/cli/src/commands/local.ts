@@ -97,13 +97,32 @@ export async function exportResults(store: ExperimentStore, id: string, out: str
   return results.length;
 }
 
-/** `nasrl local`: the whole cluster as local processes. */
-export async function localCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    console.log(LOCAL_USAGE);
-    return 0;
-  }
-  const { config, shards, replicas, workers, out } = localExperiment(argv);
+/** What `runLocalCluster` starts. */
+export interface LocalSetup {
+  readonly config: ExperimentConfig;
+  readonly shards: number;
+  readonly replicas: number;
+  readonly workers: number;
+  readonly out: string;
+  /** Show the live progress line. Default true. */
+  readonly progress?: boolean;
+}
+
+/** What a finished local run hands to `afterRun`, before the services and Redis are stopped. */
+export interface LocalRunContext {
+  readonly store: ExperimentStore;
+  readonly redisUrl: string;
+  /** From the start of the controllers until the last one exited. */
+  readonly wallMs: number;
+}
+
+/**
+ * Starts Redis (unless REDIS_URL is set), the shards, workers and controllers of `setup` as processes, waits
+ * until every controller has exited (budget spent) or the user interrupts, writes results.jsonl and best.json,
+ * runs `afterRun`, and stops everything. Returns the exit code: 0, 1 (a controller failed) or 130.
+ */
+export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalRunContext) => Promise<void>): Promise<number> {
+  const { config, shards, replicas, workers, out } = setup;
   mkdirSync(out, { recursive: true });
   const services: ServiceProcess[] = [];
   let redisStop: (() => Promise<void>) | undefined;
@@ -149,10 +168,15 @@ export async function localCommand(argv: string[]): Promise<number> {
       services.push(shard);
       addresses.push(String((await shard.waitFor('listening', 30_000)).address));
     }
+    const workerProcs: ServiceProcess[] = [];
     for (let w = 0; w < workers; w++) {
-      services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }, path.join(out, 'logs', `worker-${w}.log`)));
+      const worker = startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }, path.join(out, 'logs', `worker-${w}.log`));
+      workerProcs.push(worker);
+      services.push(worker);
     }
+    await Promise.all(workerProcs.map((w) => w.waitFor('ready', 60_000)));
     const controllers: ServiceProcess[] = [];
+    const started = Date.now();
     for (let r = 0; r < replicas; r++) {
       const c = startService(`controller ${r}`, 'services/controller/dist/src/main.js', {
         REDIS_URL: redisUrl,
@@ -164,27 +188,40 @@ export async function localCommand(argv: string[]): Promise<number> {
       controllers.push(c);
       services.push(c);
     }
-    const started = Date.now();
-    const progress = setInterval(() => void showProgress(store, config, started), 1000);
+    const show = setup.progress ?? true;
+    const progress = show ? setInterval(() => void showProgress(store, config, started), 1000) : undefined;
     const failed = await Promise.race([
       Promise.all(controllers.map((c) => c.exited)).then((codes) => codes.findIndex((code) => code !== 0)),
       interruptedPromise,
     ]);
+    const wallMs = Date.now() - started;
     clearInterval(progress);
-    await showProgress(store, config, started);
-    process.stdout.write('\n');
+    if (show) {
+      await showProgress(store, config, started);
+      process.stdout.write('\n');
+    }
     if (failed >= 0) {
       const c = controllers[failed] as ServiceProcess;
       console.error(`nasrl: ${c.name} failed; its last output:\n${c.lastLines().slice(-15).join('\n')}`);
     }
     const written = await exportResults(store, config.id, out);
     console.log(`nasrl local: ${written} evaluations in ${path.join(out, 'results.jsonl')}; best in ${path.join(out, 'best.json')}`);
+    if (failed < 0 && !interrupted) await afterRun?.({ store, redisUrl, wallMs });
     return failed >= 0 ? 1 : interrupted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await stopAll();
   }
+}
+
+/** `nasrl local`: the whole cluster as local processes. */
+export async function localCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log(LOCAL_USAGE);
+    return 0;
+  }
+  return runLocalCluster(localExperiment(argv));
 }
 
 async function showProgress(store: ExperimentStore, config: ExperimentConfig, started: number): Promise<void> {
