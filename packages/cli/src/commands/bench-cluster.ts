@@ -42,7 +42,8 @@ async function measure(label: string, childMs: number, o: { archs: number; worke
   let wallMs = 0;
   const code = await runLocalCluster({ config, shards: o.shards, replicas: o.replicas, workers: o.workers, out: path.join(o.dir, label), progress: false }, async (ctx) => {
     wallMs = ctx.wallMs;
-    const queue = new Queue(CHILDREN_QUEUE, { connection: connectRedis(ctx.redisUrl) });
+    const connection = connectRedis(ctx.redisUrl);
+    const queue = new Queue(CHILDREN_QUEUE, { connection });
     try {
       const jobs = await queue.getJobs(['completed'], 0, -1);
       timings = jobs
@@ -50,6 +51,7 @@ async function measure(label: string, childMs: number, o: { archs: number; worke
         .map((j) => ({ enqueued: j.timestamp, started: j.processedOn as number, finished: j.finishedOn as number }));
     } finally {
       await queue.close();
+      connection.disconnect();
     }
   });
   if (code !== 0) throw new Error(`the ${label} run failed (exit ${code}); logs in ${path.join(o.dir, label, 'logs')}`);

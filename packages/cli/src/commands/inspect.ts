@@ -34,9 +34,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
     const top = (await store.results(id)).sort((a, b) => b.result.reward - a.result.reward)[0];
     const counts: Record<string, Record<string, number>> = {};
     for (const name of [CHILDREN_QUEUE, STEPS_QUEUE]) {
-      const q = new Queue(name, { connection: connectRedis(url) });
+      const connection = connectRedis(url);
+      const q = new Queue(name, { connection });
       counts[name] = await q.getJobCounts('waiting', 'active', 'waiting-children', 'delayed', 'completed', 'failed');
       await q.close();
+      connection.disconnect();
     }
     const status = { experiment: id, space: config.space, evaluator: config.evaluator, budgetArchs: config.budgetArchs, sampled, evaluated: count, baseline: baseline.value, best: top ? resultLine(top) : null, queues: counts };
     if (args.flags.has('json')) console.log(JSON.stringify(status));
