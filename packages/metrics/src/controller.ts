@@ -1,0 +1,106 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { REWARD_BUCKETS, STALENESS_BUCKETS } from './registry';
+
+/** What a controller step processor reports after completing a step (matches @nasrl/cluster's StepObservation). */
+export interface StepObservation {
+  readonly experiment: string;
+  /** Raw rewards of the children with a result, as the workers reported them. */
+  readonly rawRewards: readonly number[];
+  /** Validation accuracies of the children with a result. */
+  readonly accuracies: readonly number[];
+  /** Children of the step without a result. */
+  readonly failedChildren: number;
+  /** EMA (decay 0.9) of raw rewards kept by the step processor, after this step; NaN before any reward. */
+  readonly rewardMovingAverage: number;
+  /** The shared baseline after the step, in scaled reward units; NaN when no child had a result. */
+  readonly baseline: number;
+  /** Staleness each shard reported for the step's push (duplicates left out). */
+  readonly stalenesses: readonly number[];
+}
+
+/** BullMQ job counts by queue name, then by state. */
+export type QueueJobCounts = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+/** Options of `controllerMetrics`. */
+export interface ControllerMetricsOptions {
+  /** Reads the job counts of the queues for `nasrl_queue_jobs`; called on scrape at most once per `queueCacheMs`. */
+  readonly queueJobCounts?: () => Promise<QueueJobCounts>;
+  /** How long job counts are reused between scrapes, in milliseconds. Default 5000. */
+  readonly queueCacheMs?: number;
+}
+
+/** The controller's metrics, with the hooks @nasrl/cluster's replica and step processor call. */
+export interface ControllerMetrics {
+  /** A replica sampled a batch: counts it and sets the mean entropy. */
+  sampled(experiment: string, entropies: readonly number[]): void;
+  /** A step processor completed a step. */
+  stepCompleted(o: StepObservation): void;
+}
+
+/** The states `nasrl_queue_jobs` reports for each queue. */
+export const QUEUE_STATES: readonly string[] = ['waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'];
+
+/** Registers the controller's metrics (nasrl_child_reward, nasrl_baseline, nasrl_queue_jobs, ...) on `registry`. */
+export function controllerMetrics(registry: Registry, options: ControllerMetricsOptions = {}): ControllerMetrics {
+  const registers = [registry];
+  const exp = ['experiment'];
+  const reward = new Histogram({ name: 'nasrl_child_reward', help: 'Raw rewards of evaluated children', labelNames: exp, buckets: [...REWARD_BUCKETS], registers });
+  const movingAverage = new Gauge({ name: 'nasrl_reward_moving_average', help: 'Exponential moving average (decay 0.9) of raw child rewards seen by this process\'s step processor', labelNames: exp, registers });
+  const baseline = new Gauge({ name: 'nasrl_baseline', help: 'Shared EMA baseline after the last step this process completed, in scaled reward units', labelNames: exp, registers });
+  const bestAccuracy = new Gauge({ name: 'nasrl_best_accuracy', help: 'Best child validation accuracy seen by this process', labelNames: exp, registers });
+  const sampledTotal = new Counter({ name: 'nasrl_architectures_sampled_total', help: 'Architectures sampled by this process\'s replica', labelNames: exp, registers });
+  const evaluatedTotal = new Counter({ name: 'nasrl_architectures_evaluated_total', help: 'Children with a result in steps completed by this process', labelNames: exp, registers });
+  const steps = new Counter({ name: 'nasrl_controller_steps_total', help: 'Steps completed by this process\'s step processor', labelNames: exp, registers });
+  const entropy = new Gauge({ name: 'nasrl_policy_entropy', help: 'Mean policy entropy (nats) of the last sampled batch', labelNames: exp, registers });
+  const staleness = new Histogram({ name: 'nasrl_gradient_staleness', help: 'Staleness (versions) the shards reported for this process\'s pushes', labelNames: exp, buckets: [...STALENESS_BUCKETS], registers });
+  const failures = new Counter({ name: 'nasrl_child_failures_total', help: 'Children of completed steps without a result', labelNames: exp, registers });
+
+  const cacheMs = options.queueCacheMs ?? 5_000;
+  const read = options.queueJobCounts;
+  let cachedAt = -Infinity;
+  let cached: QueueJobCounts = {};
+  new Gauge({
+    name: 'nasrl_queue_jobs',
+    help: 'BullMQ jobs by queue and state (read on scrape, cached briefly)',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      if (!read) return;
+      if (Date.now() - cachedAt >= cacheMs) {
+        try {
+          cached = await read();
+        } catch {
+          // Redis down: report the last counts rather than failing the scrape.
+        }
+        cachedAt = Date.now();
+      }
+      for (const [queue, counts] of Object.entries(cached)) {
+        for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      }
+    },
+  });
+
+  const best = new Map<string, number>();
+  return {
+    sampled(experiment, entropies) {
+      sampledTotal.inc({ experiment }, entropies.length);
+      if (entropies.length > 0) entropy.set({ experiment }, entropies.reduce((a, b) => a + b, 0) / entropies.length);
+    },
+    stepCompleted(o) {
+      const experiment = o.experiment;
+      steps.inc({ experiment });
+      evaluatedTotal.inc({ experiment }, o.rawRewards.length);
+      failures.inc({ experiment }, o.failedChildren);
+      for (const r of o.rawRewards) if (Number.isFinite(r)) reward.observe({ experiment }, r);
+      for (const s of o.stalenesses) if (Number.isFinite(s) && s >= 0) staleness.observe({ experiment }, s);
+      if (Number.isFinite(o.rewardMovingAverage)) movingAverage.set({ experiment }, o.rewardMovingAverage);
+      if (Number.isFinite(o.baseline)) baseline.set({ experiment }, o.baseline);
+      for (const a of o.accuracies) {
+        if (Number.isFinite(a) && a > (best.get(experiment) ?? -Infinity)) {
+          best.set(experiment, a);
+          bestAccuracy.set({ experiment }, a);
+        }
+      }
+    },
+  };
+}
