@@ -1,0 +1,304 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { REPORT_COLOURS, renderReport, writeReport, type ResultLine } from '../src/report';
+
+const CONV_CONFIG = { id: 'report-conv', space: 'conv', budgetArchs: 60 };
+
+/** Six layers; 2 reads 0 (skip), 3 reads the image (skip), 5 reads 1 and 3 (two skips); 2 and 4 go to the classifier. */
+const BEST_LAYERS = [
+  { type: 'conv', filterHeight: 3, filterWidth: 3, filters: 24, strideHeight: 1, strideWidth: 1, inputs: [] },
+  { type: 'conv', filterHeight: 5, filterWidth: 3, filters: 36, strideHeight: 1, strideWidth: 1, inputs: [0] },
+  { type: 'conv', filterHeight: 3, filterWidth: 5, filters: 48, strideHeight: 1, strideWidth: 1, inputs: [0, 1] },
+  { type: 'conv', filterHeight: 1, filterWidth: 1, filters: 24, strideHeight: 1, strideWidth: 1, inputs: [] },
+  { type: 'maxpool', filterHeight: 3, filterWidth: 3, filters: 24, strideHeight: 2, strideWidth: 2, inputs: [3] },
+  { type: 'conv', filterHeight: 7, filterWidth: 7, filters: 64, strideHeight: 1, strideWidth: 1, inputs: [1, 3, 4] },
+];
+const BEST_SKIPS = 4; // 0→2, image→3, 1→5, 3→5
+const BEST_TO_CLASSIFIER = 1; // 2 (5 is the last layer: a straight edge)
+
+/** ~60 evaluations whose reward rises with noise; evaluation 55 is the best and has BEST_LAYERS. */
+function syntheticConvResults(count = 60): ResultLine[] {
+  let seed = 12345;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return Array.from({ length: count }, (_, i) => {
+    const best = i === 54;
+    const accuracy = best ? 0.93 : Math.min(0.92, 0.55 + (0.35 * i) / count + (rand() - 0.5) * 0.12);
+    const layers = best ? BEST_LAYERS : BEST_LAYERS.slice(0, 4).map((l, k) => ({ ...l, inputs: k === 0 ? [] : [k - 1] }));
+    return {
+      id: `child-${i}`, index: i, tokens: [1, 2, 3], architecture: { layers }, reward: accuracy, accuracy, curve: [accuracy],
+      parameters: 10_000 + i * 100, seconds: 12 + (i % 7), cached: false, worker: `worker-${i % 2}`, replica: i % 2, step: `s${Math.floor(i / 4)}`, parameterVersions: null,
+    };
+  });
+}
+
+function count(html: string, pattern: RegExp): number {
+  return (html.match(pattern) ?? []).length;
+}
+
+test('the report is self-contained: no external src/href, no scripts', () => {
+  const html = renderReport({ config: CONV_CONFIG, results: syntheticConvResults() });
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?\s*(https?:)?\/\//i);
+  assert.doesNotMatch(html, /<script/i);
+  assert.doesNotMatch(html, /<link\b/i);
+  assert.doesNotMatch(html, /@import|url\(\s*["']?https?:/i);
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.match(html, /<title>nasrl report: report-conv<\/title>/);
+  assert.match(html, /space conv · budget 60 architectures · 60 evaluated/);
+});
+
+test('the reward curve has one point per evaluation, a moving average and a best-so-far line', () => {
+  const results = syntheticConvResults();
+  const html = renderReport({ config: CONV_CONFIG, results });
+  assert.equal(count(html, /<svg class="chart chart-reward"/g), 1);
+  assert.equal(count(html, /<circle class="eval-point"/g), results.length);
+  assert.equal(count(html, /<polyline class="moving-average"/g), 1);
+  assert.equal(count(html, /<polyline class="best-so-far"/g), 1);
+  assert.equal(count(html, /<polyline class="best-accuracy"/g), 1);
+  assert.ok(html.includes(`stroke="${REPORT_COLOURS.curve}"`));
+});
+
+test('the best conv architecture is drawn with one box per layer and one curved arrow per skip connection', () => {
+  const html = renderReport({ config: CONV_CONFIG, results: syntheticConvResults() });
+  assert.equal(count(html, /<rect class="layer[ "]/g), BEST_LAYERS.length);
+  assert.equal(count(html, /<rect class="layer pool"/g), 1);
+  assert.equal(count(html, /<rect class="io"/g), 2);
+  assert.equal(count(html, /<path class="skip"/g), BEST_SKIPS);
+  assert.equal(count(html, /<path class="to-classifier"/g), BEST_TO_CLASSIFIER);
+  assert.match(html, /5: conv 7×7, 64 filters, stride 1×1/);
+  assert.match(html, /4: maxpool 3×3, stride 2×2/);
+  // The top table: ten rows, best first.
+  const table = html.slice(html.indexOf('<table class="top"'));
+  assert.equal(count(table, /<tr><td>/g), 10);
+  assert.match(table, /<tr><td>1<\/td><td>0\.9300<\/td>/);
+});
+
+test('a NAS-Bench-201 cell is drawn as 4 nodes and 6 labelled edges', () => {
+  const arch = '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|';
+  const html = renderReport({
+    config: { id: 'nb', space: 'nb201', budgetArchs: 400 },
+    results: [{ id: 'a', index: 0, architecture: { arch }, reward: 0.9, accuracy: 90, seconds: 1, parameters: 1, worker: 'w' }],
+  });
+  assert.equal(count(html, /<circle class="nb201-node"/g), 4);
+  assert.equal(count(html, /<path class="nb201-edge"/g), 6);
+  for (const op of ['nor_conv_3x3', 'none', 'skip_connect', 'avg_pool_3x3', 'nor_conv_1x1']) assert.ok(html.includes(`>${op}</text>`), op);
+});
+
+test('table-space tokens are listed and every label is escaped', () => {
+  const evil = '<img src=x onerror="alert(1)">&<script>alert(2)</script>';
+  const html = renderReport({
+    config: { id: 'tbl', space: 'table', budgetArchs: 10 },
+    results: [{ id: 'x"><b>', index: 0, architecture: { tokens: [evil, 'ok'] }, tokens: [0, 1], reward: 0.5, accuracy: 0.5, worker: '<i>w</i>' }],
+  });
+  assert.equal(count(html, /<li class="token">/g), 2);
+  assert.ok(!html.includes('<img'), 'raw <img> in the page');
+  assert.ok(!html.includes('<script'), 'raw <script> in the page');
+  assert.ok(!html.includes('<i>w</i>'), 'raw worker name in the page');
+  assert.ok(html.includes('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&lt;script&gt;alert(2)&lt;/script&gt;'));
+});
+
+test('empty results give a page that says so', () => {
+  const html = renderReport({ config: { id: 'nothing', space: 'conv', budgetArchs: 5 }, results: [] });
+  assert.match(html, /No results yet/);
+  assert.match(html, /0 evaluated/);
+  assert.doesNotMatch(html, /<svg/);
+  const junk = renderReport({ config: null, results: [null as unknown as ResultLine, { reward: 'x' }] });
+  assert.match(junk, /unnamed experiment/);
+});
+
+// ---------------------------------------------------------------- screenshot
+
+const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+const WIDTH = 1200;
+const HEIGHT = 1600;
+/** Where the last screenshot is kept for a person to look at (dist/ is not committed). */
+const KEEP_DIR = path.join(__dirname, 'report-screenshot');
+
+interface Image {
+  readonly width: number;
+  readonly height: number;
+  /** RGBA, row-major. */
+  readonly pixels: Buffer;
+}
+
+/** Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium writes). */
+function decodePng(png: Buffer): Image {
+  assert.ok(png.subarray(0, 8).equals(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])), 'not a PNG file');
+  let pos = 8;
+  let width = 0;
+  let height = 0;
+  let colourType = -1;
+  const idat: Buffer[] = [];
+  while (pos < png.length) {
+    const length = png.readUInt32BE(pos);
+    const type = png.toString('latin1', pos + 4, pos + 8);
+    const data = png.subarray(pos + 8, pos + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.equal(data[8], 8, 'bit depth');
+      colourType = data[9] as number;
+      assert.ok(colourType === 2 || colourType === 6, `colour type ${colourType}`);
+      assert.equal(data[12], 0, 'interlaced PNG');
+    } else if (type === 'IDAT') {
+      idat.push(data);
+    } else if (type === 'IEND') {
+      break;
+    }
+    pos += 12 + length;
+  }
+  const channels = colourType === 6 ? 4 : 3;
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  assert.equal(raw.length, height * (stride + 1), 'inflated size');
+  const out = Buffer.alloc(width * height * 4);
+  let prev = Buffer.alloc(stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)] as number;
+    const line = Buffer.from(raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? (line[i - channels] as number) : 0;
+      const b = prev[i] as number;
+      const c = i >= channels ? (prev[i - channels] as number) : 0;
+      let add: number;
+      switch (filter) {
+        case 0: add = 0; break;
+        case 1: add = a; break;
+        case 2: add = b; break;
+        case 3: add = (a + b) >> 1; break;
+        case 4: {
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          add = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          break;
+        }
+        default: throw new Error(`PNG filter ${filter} on row ${y}`);
+      }
+      line[i] = ((line[i] as number) + add) & 0xff;
+    }
+    for (let x = 0; x < width; x++) {
+      out[(y * width + x) * 4] = line[x * channels] as number;
+      out[(y * width + x) * 4 + 1] = line[x * channels + 1] as number;
+      out[(y * width + x) * 4 + 2] = line[x * channels + 2] as number;
+      out[(y * width + x) * 4 + 3] = channels === 4 ? (line[x * channels + 3] as number) : 255;
+    }
+    prev = line;
+  }
+  return { width, height, pixels: out };
+}
+
+/** The pixels within `tolerance` of `hex` on every channel. */
+function pixelsOf(image: Image, hex: string, tolerance = 3): { x: number; y: number }[] {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+  const found: { x: number; y: number }[] = [];
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const p = (y * image.width + x) * 4;
+      if (Math.abs((image.pixels[p] as number) - r) <= tolerance && Math.abs((image.pixels[p + 1] as number) - g) <= tolerance && Math.abs((image.pixels[p + 2] as number) - b) <= tolerance) {
+        found.push({ x, y });
+      }
+    }
+  }
+  return found;
+}
+
+function chromium(): string {
+  const found = CHROMIUM_CANDIDATES.find((c) => existsSync(c));
+  assert.ok(found, `headless Chromium is needed for the report screenshot test and is not at ${CHROMIUM_CANDIDATES.join(' or ')}: apt-get install chromium`);
+  return found;
+}
+
+/** Runs Chromium in its own process group, killed as a whole after `timeoutMs`. */
+function screenshot(binary: string, page: string, png: string, profile: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--force-color-profile=srgb', '--force-device-scale-factor=1',
+      `--user-data-dir=${profile}`, `--window-size=${WIDTH},${HEIGHT}`, `--screenshot=${png}`, `file://${page}`,
+    ];
+    const child = spawn(binary, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += String(d)));
+    child.stderr.on('data', (d) => (output += String(d)));
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      kill();
+      reject(new Error(`chromium took over ${timeoutMs} ms; killed. Its output:\n${output.slice(-2000)}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`could not start ${binary} (${err.message}): apt-get install chromium`));
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      kill(); // helpers Chromium left behind in its group
+      if (code === 0) resolve(output);
+      else reject(new Error(`chromium exited with ${code}:\n${output.slice(-2000)}`));
+    });
+  });
+}
+
+test('headless Chromium renders the curve and the architecture drawing', { timeout: 30_000 }, async (t) => {
+  const binary = chromium();
+  const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-report-'));
+  const profile = mkdtempSync(path.join(tmpdir(), 'nasrl-chromium-profile-'));
+  try {
+    const page = writeReport(dir, CONV_CONFIG, syntheticConvResults());
+    const png = path.join(dir, 'report.png');
+    await screenshot(binary, page, png, profile, 25_000);
+    assert.ok(existsSync(png), 'chromium wrote no screenshot');
+    mkdirSync(KEEP_DIR, { recursive: true });
+    copyFileSync(png, path.join(KEEP_DIR, 'report.png'));
+    copyFileSync(page, path.join(KEEP_DIR, 'report.html'));
+    t.diagnostic(`screenshot: ${path.join(KEEP_DIR, 'report.png')}`);
+
+    const image = decodePng(readFileSync(png));
+    assert.equal(image.width, WIDTH);
+    assert.equal(image.height, HEIGHT);
+
+    // The moving average: a long red line across the reward chart that rises to the right (smaller y).
+    const curve = pixelsOf(image, REPORT_COLOURS.curve);
+    assert.ok(curve.length >= 1500, `curve pixels: ${curve.length}`);
+    const cx = curve.map((p) => p.x);
+    assert.ok(Math.max(...cx) - Math.min(...cx) > 900, `curve spans x ${Math.min(...cx)}..${Math.max(...cx)}`);
+    // Median, so that the legend's swatch does not count.
+    const meanY = (ps: { y: number }[]): number => [...ps.map((p) => p.y)].sort((a, b) => a - b)[Math.floor(ps.length / 2)] ?? NaN;
+    const leftPart = curve.filter((p) => p.x < Math.min(...cx) + 200);
+    const rightPart = curve.filter((p) => p.x > Math.max(...cx) - 200);
+    assert.ok(meanY(rightPart) < meanY(leftPart) - 40, `curve should rise: left y ${meanY(leftPart)}, right y ${meanY(rightPart)}`);
+
+    // The architecture: 5 conv boxes (the 6th layer is a pool) stacked below the charts.
+    const boxes = pixelsOf(image, REPORT_COLOURS.layer);
+    const curveBottom = Math.max(...curve.map((p) => p.y));
+    const below = boxes.filter((p) => p.y > curveBottom);
+    assert.ok(below.length >= 5 * 5000, `layer box pixels below the curve: ${below.length}`);
+    const rowsWide = new Map<number, number>();
+    for (const p of below) rowsWide.set(p.y, (rowsWide.get(p.y) ?? 0) + 1);
+    // Count separate vertical runs of rows that are mostly box colour: one per conv box.
+    let runs = 0;
+    let inRun = false;
+    for (let y = curveBottom; y < image.height; y++) {
+      const wide = (rowsWide.get(y) ?? 0) >= 40; // the box's margins beside its white label
+      if (wide && !inRun) runs++;
+      inRun = wide;
+    }
+    assert.equal(runs, BEST_LAYERS.filter((l) => l.type === 'conv').length, 'conv boxes seen in the screenshot');
+    assert.ok(pixelsOf(image, REPORT_COLOURS.pool).filter((p) => p.y > curveBottom).length >= 5000, 'the pool box');
+    assert.ok(pixelsOf(image, REPORT_COLOURS.skip).filter((p) => p.y > curveBottom).length >= 200, 'skip arrows');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
