@@ -29,6 +29,8 @@ export const PARAM_SERVER_ENV: Readonly<Record<string, string>> = {
   NASRL_PS_TLS_CERT_FILE: 'PEM certificate chain of the server; with NASRL_PS_TLS_KEY_FILE enables TLS',
   NASRL_PS_TLS_KEY_FILE: 'PEM private key of the server',
   NASRL_PS_TLS_CLIENT_CA_FILE: 'PEM CA bundle; when set, clients must present a certificate signed by it',
+  NASRL_PS_METRICS_HOST: 'interface of the HTTP server of /metrics, /healthz and /readyz; 0.0.0.0 in containers. Default 127.0.0.1',
+  NASRL_PS_METRICS_PORT: 'port of /metrics, /healthz and /readyz; 0 picks a free port (read it from the "metrics_listening" log line). Default 9464',
 };
 
 /** The accepted keys, for deploy checks. */
@@ -55,6 +57,8 @@ export interface ParamServerConfig {
   maxMessageBytes: number;
   shutdownGraceMs: number;
   tls: { certFile: string; keyFile: string; clientCaFile?: string } | null;
+  metricsHost: string;
+  metricsPort: number;
 }
 
 /** Thrown for an unknown or malformed NASRL_PS_* variable; the message names the key and what it accepts. */
@@ -114,6 +118,8 @@ export function parseParamServerEnv(env: Readonly<Record<string, string | undefi
   if (clientCaFile !== undefined && certFile === undefined) {
     throw new ConfigError('NASRL_PS_TLS_CLIENT_CA_FILE needs NASRL_PS_TLS_CERT_FILE and NASRL_PS_TLS_KEY_FILE (client certificates only work over TLS)');
   }
+  const metricsHost = raw('NASRL_PS_METRICS_HOST') ?? '127.0.0.1';
+  if (/\s|\//.test(metricsHost)) throw new ConfigError(`NASRL_PS_METRICS_HOST must be a host name or IP address, got '${metricsHost}'`);
   const unit = (x: number): boolean => x >= 0 && x < 1;
   return {
     shardIndex,
@@ -135,6 +141,8 @@ export function parseParamServerEnv(env: Readonly<Record<string, string | undefi
     maxMessageBytes: int('NASRL_PS_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     shutdownGraceMs: int('NASRL_PS_SHUTDOWN_GRACE_MS', 5_000, 0),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) } : null,
+    metricsHost,
+    metricsPort: int('NASRL_PS_METRICS_PORT', 9464, 0, 65_535),
   };
 }
 

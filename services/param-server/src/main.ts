@@ -2,7 +2,8 @@
  * One parameter-server shard process: reads NASRL_PS_* once, restores the newest valid checkpoint, serves
  * gRPC, prints `{"event":"listening","address":"host:port",...}` on stdout once bound (a supervisor that
  * started it with port 0 reads the port there), and on SIGINT/SIGTERM closes gracefully with a final
- * checkpoint. Exit codes: 0 after a clean shutdown, 2 for bad configuration, 1 for any other failure.
+ * checkpoint. Serves /metrics, /healthz and /readyz over HTTP (NASRL_PS_METRICS_*; its address in a
+ * `{"event":"metrics_listening",...}` line); ready once gRPC listens. Exit codes: 0 after a clean shutdown, 2 for bad configuration, 1 for any other failure.
  */
 import {
   Checkpointer,
@@ -10,9 +11,10 @@ import {
   jsonLineLogger,
   ParameterServerConfigError,
   ParameterServerServer,
-  ShardCore,
   type Logger,
 } from '@nasrl/ps';
+import { createRegistry, paramServerMetrics, startMetricsServer, type MetricsServer } from '@nasrl/metrics';
+import { InstrumentedShard } from './instrumented-shard';
 import { ConfigError, listenAddress, parseParamServerEnv, type ParamServerConfig } from './config';
 
 async function main(): Promise<void> {
@@ -23,13 +25,20 @@ async function main(): Promise<void> {
     return fail(e, 2);
   }
   const base = jsonLineLogger(process.stdout);
-  const log: Logger = (r) => base({ service: 'param-server', shard: config.shardIndex, ...r });
+  // Before the first checkpoint of this process, its age counts from the start.
+  let lastCheckpointAtMs = Date.now();
+  const log: Logger = (r) => {
+    if (r.event === 'checkpoint_written') lastCheckpointAtMs = Date.now();
+    base({ service: 'param-server', shard: config.shardIndex, ...r });
+  };
 
-  let shard: ShardCore;
+  let shard: InstrumentedShard;
+  let metricsServer: MetricsServer | null = null;
+  let ready = false;
   let checkpointer: Checkpointer | null = null;
   let server: ParameterServerServer;
   try {
-    shard = new ShardCore({
+    shard = new InstrumentedShard({
       shardIndex: config.shardIndex,
       shardCount: config.shardCount,
       adam: { learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
@@ -37,6 +46,15 @@ async function main(): Promise<void> {
       accumulate: config.accumulate,
       maxRememberedSteps: config.maxRememberedSteps,
     });
+    const registry = createRegistry('param-server');
+    shard.observe(paramServerMetrics(registry, shard, { lastCheckpointAtMs: () => lastCheckpointAtMs }));
+    try {
+      metricsServer = await startMetricsServer({ registry, host: config.metricsHost, port: config.metricsPort, ready: () => ready });
+      log({ event: 'metrics_listening', address: metricsServer.address });
+    } catch (e) {
+      // Metrics are an aid: a taken port (several shards on one host with the default) must not stop the shard.
+      log({ event: 'metrics_unavailable', level: 'warn', message: `${(e as Error).message}; set NASRL_PS_METRICS_PORT (0 picks a free port)` });
+    }
     if (config.checkpointDir) {
       const store = new CheckpointStore({ dir: config.checkpointDir, shardIndex: config.shardIndex, keep: config.checkpointKeep, log });
       checkpointer = new Checkpointer(shard, store, {
@@ -65,9 +83,11 @@ async function main(): Promise<void> {
   const close = (signal: string): Promise<void> =>
     (closing ??= (async () => {
       log({ event: 'closing', signal });
+      ready = false;
       await server.close();
       shard.close();
       await checkpointer?.close();
+      await metricsServer?.close();
       log({ event: 'closed' });
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -78,6 +98,7 @@ async function main(): Promise<void> {
       );
     });
   }
+  ready = true;
   log({
     event: 'listening',
     address: server.address,

@@ -13,6 +13,7 @@ test('defaults: shard 0 of 1 on 127.0.0.1:7070, lr 0.0006, no staleness bound, c
   assert.equal(c.accumulate, 1);
   assert.equal(c.checkpointDir, null);
   assert.equal(c.tls, null);
+  assert.deepEqual([c.metricsHost, c.metricsPort], ['127.0.0.1', 9464]);
 });
 
 test('every key parses, and a pod name gives its ordinal as the shard index', () => {
@@ -38,6 +39,8 @@ test('every key parses, and a pod name gives its ordinal as the shard index', ()
     NASRL_PS_TLS_CERT_FILE: '/tls/crt',
     NASRL_PS_TLS_KEY_FILE: '/tls/key',
     NASRL_PS_TLS_CLIENT_CA_FILE: '/tls/ca',
+    NASRL_PS_METRICS_HOST: '0.0.0.0',
+    NASRL_PS_METRICS_PORT: '9100',
   });
   assert.equal(c.shardIndex, 3);
   assert.equal(c.shardCount, 20);
@@ -47,7 +50,8 @@ test('every key parses, and a pod name gives its ordinal as the shard index', ()
   assert.equal(c.accumulate, 10);
   assert.deepEqual(c.tls, { certFile: '/tls/crt', keyFile: '/tls/key', clientCaFile: '/tls/ca' });
   assert.equal(listenAddress({ host: '::', port: 7070 }), '[::]:7070');
-  assert.equal(PARAM_SERVER_ENV_KEYS.length, 21);
+  assert.deepEqual([c.metricsHost, c.metricsPort], ['0.0.0.0', 9100]);
+  assert.equal(PARAM_SERVER_ENV_KEYS.length, 23);
   assert.ok(PARAM_SERVER_ENV_KEYS.every((k) => k.startsWith('NASRL_PS_')));
   // Empty values count as unset (docker-compose "KEY=").
   assert.equal(parseParamServerEnv({ NASRL_PS_PORT: '' }).port, 7070);

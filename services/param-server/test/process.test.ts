@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -26,7 +27,7 @@ interface Shard {
 /** Starts a shard process on port 0 and resolves once it printed its listening line. */
 async function startShard(env: Record<string, string>): Promise<Shard> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', NASRL_PS_PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', NASRL_PS_PORT: '0', NASRL_PS_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -44,6 +45,30 @@ async function startShard(env: Record<string, string>): Promise<Shard> {
     void exited.then(({ code }) => reject(new Error(`shard exited with ${code} before listening: ${stderr}`)));
   });
   return { child, address, lines, exited };
+}
+
+/** GET of a path on host:port: the status and body. */
+function httpGet(address: string, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(`http://${address}${urlPath}`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+// prom-client's own default gauges nodejs_active_{handles,requests,resources}_total break a naming lint; ours must not.
+const DEFAULT_METRIC_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+
+/** Runs `promtool check metrics` on a scrape; false when promtool is not on PATH. */
+function promtoolCheck(body: string): boolean {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '' && !DEFAULT_METRIC_LINT.test(l));
+  assert.deepEqual(problems, [], `promtool check metrics failed (status ${r.status})`);
+  return true;
 }
 
 function tempDir(): string {
@@ -91,6 +116,8 @@ test('a shard killed with SIGKILL restarts from its checkpoint, skips a corrupt 
   const restored = second.lines.find((l) => l.event === 'checkpoint_restored');
   assert.deepEqual(restored?.experiments, [{ experiment: 'proc', version: 3, pendingGradients: 0 }]);
 
+  const metricsAddress = second.lines.find((l) => l.event === 'metrics_listening')?.address as string;
+  assert.match(metricsAddress, /^127\.0\.0\.1:\d+$/);
   client = new ParameterServerClient({ shards: [second.address] });
   try {
     assert.deepEqual(await client.pull('proc'), beforeKill);
@@ -98,6 +125,19 @@ test('a shard killed with SIGKILL restarts from its checkpoint, skips a corrupt 
     assert.equal(dup[0]?.status, 'duplicate');
     const next = await client.push('proc', 'step-3', 'r0', grads(0.5), [3]);
     assert.deepEqual([next[0]?.status, next[0]?.version], ['applied', 4]);
+    const scrape = await httpGet(metricsAddress, '/metrics');
+    assert.equal(scrape.status, 200);
+    assert.match(scrape.body, /^# TYPE nasrl_ps_pushes_total counter$/m);
+    // The counters survive the restart: they are kept in checkpoints.
+    assert.match(scrape.body, /^nasrl_ps_pushes_total\{experiment="proc",outcome="applied"\} 4$/m);
+    assert.match(scrape.body, /^nasrl_ps_pushes_total\{experiment="proc",outcome="duplicate"\} 1$/m);
+    assert.match(scrape.body, /^nasrl_ps_parameter_version\{experiment="proc"\} 4$/m);
+    assert.match(scrape.body, /^nasrl_ps_pulls_total\{experiment="proc"\} 1$/m);
+    assert.match(scrape.body, /^nasrl_ps_push_staleness_count\{experiment="proc"\} 1$/m);
+    assert.match(scrape.body, /^nasrl_build_info\{service="param-server"\} 1$/m);
+    promtoolCheck(scrape.body);
+    assert.equal((await httpGet(metricsAddress, '/readyz')).status, 200);
+    assert.equal((await httpGet(metricsAddress, '/healthz')).body, 'ok\n');
     await waitFor(() => client.stats('proc'), (s) => s[0]?.experiments[0]?.checkpointedVersion === 4);
     // Numbering continues after the corrupt file, and the default keep (3) pruned the oldest.
     await waitFor(async () => fs.readdirSync(dir).sort(), (names) => names.length === 3);
