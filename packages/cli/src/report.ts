@@ -105,6 +105,7 @@ svg .grid { stroke: #eee; stroke-width: 1; }
 table { border-collapse: collapse; margin-top: 4px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e4e4e4; text-align: right; }
 th { background: #f4f4f4; }
+th.arch { text-align: left; }
 td.arch { text-align: left; font-family: ui-monospace, monospace; font-size: 12px; max-width: 420px; overflow-wrap: anywhere; }
 ol.tokens { font-family: ui-monospace, monospace; }
 pre { background: #f7f7f7; padding: 8px; overflow-x: auto; }
@@ -292,8 +293,8 @@ interface DrawnLayer {
 }
 
 const ARROWS = `<defs>
-<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>
-<marker id="arrow-skip" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REPORT_COLOURS.skip}"/></marker>
+<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>
+<marker id="arrow-skip" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REPORT_COLOURS.skip}"/></marker>
 </defs>`;
 
 /** Layers top to bottom from the image to the classifier; skips curve on alternating sides. */
@@ -326,6 +327,7 @@ function convDrawing(rawLayers: readonly unknown[]): string {
     parts.push(`<text x="${cx}" y="${yTop(row) + boxH / 2 + 4}" text-anchor="middle" style="fill:#fff;font-weight:600">${esc(label)}</text>`);
   };
   let side = 0;
+  const onSide = { left: 0, right: 0 };
   const edge = (from: number, to: number, cls: string): void => {
     if (to === from + 1) {
       parts.push(`<line class="${cls}" x1="${cx}" y1="${yTop(from) + boxH}" x2="${cx}" y2="${yTop(to) - 2}" stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>`);
@@ -334,7 +336,8 @@ function convDrawing(rawLayers: readonly unknown[]): string {
     // Alternate sides and bulge with the span, so that several skips stay apart.
     const dir = side++ % 2 === 0 ? 1 : -1;
     const x = cx + (dir * boxW) / 2;
-    const bulge = dir * (30 + 22 * (to - from));
+    const count = dir > 0 ? onSide.right++ : onSide.left++;
+    const bulge = dir * (26 + 20 * (to - from) + 14 * count);
     const y1 = yTop(from) + boxH / 2;
     const y2 = yTop(to) + boxH / 2;
     parts.push(`<path class="${cls}" d="M${x},${y1} C${x + bulge},${y1} ${x + bulge},${y2} ${x + dir * 2},${y2}" fill="none" stroke="${REPORT_COLOURS.skip}" stroke-width="2" marker-end="url(#arrow-skip)"/>`);
@@ -353,45 +356,51 @@ function convDrawing(rawLayers: readonly unknown[]): string {
 const NB201_PATTERN = /^\|([^~|]+)~0\|\+\|([^~|]+)~0\|([^~|]+)~1\|\+\|([^~|]+)~0\|([^~|]+)~1\|([^~|]+)~2\|$/;
 const NB201_EDGES: readonly (readonly [number, number])[] = [[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3]];
 
-/** The cell's 4 nodes in a row; edges between neighbours straight, the others arcs above or below. */
+/** The cell's 4 nodes in a row; edges between neighbours straight, the others arcs above (0→2, 0→3) or below (1→3). */
 function nb201Drawing(text: string): string | null {
   const match = NB201_PATTERN.exec(text);
   if (!match) return null;
   const ops = match.slice(1);
   const width = 1100;
-  const height = 300;
-  const midY = 150;
+  const height = 290;
+  const midY = 165;
+  const radius = 22;
   const nodeX = (k: number): number => 130 + k * 280;
   const parts: string[] = [ARROWS];
   NB201_EDGES.forEach(([from, to], e) => {
     const op = ops[e] as string;
     const none = op === 'none';
     const stroke = none ? '#bbb' : REPORT_COLOURS.layer;
-    const dash = none ? ' stroke-dasharray="5 4"' : '';
-    const x1 = nodeX(from) + 24;
-    const x2 = nodeX(to) - 26;
+    const dash = none ? ' stroke-dasharray="6 4"' : '';
     let d: string;
     let lx: number;
     let ly: number;
     if (to === from + 1) {
+      const x1 = nodeX(from) + radius;
+      const x2 = nodeX(to) - radius - 2;
       d = `M${x1},${midY} L${x2},${midY}`;
       lx = (x1 + x2) / 2;
       ly = midY - 8;
     } else {
-      const up = !(from === 1 && to === 3);
-      const h = (to - from) * 55 * (up ? -1 : 1);
-      d = `M${x1 - 12},${midY + (up ? -16 : 16)} C${x1 + 40},${midY + h * 1.6} ${x2 - 40},${midY + h * 1.6} ${x2 + 12},${midY + (up ? -16 : 16)}`;
+      // Apex of the arc at midY + rise; a cubic whose control points share a y reaches 3/4 of their offset.
+      const rise = from === 1 && to === 3 ? 80 : to - from === 2 ? -80 : -140;
+      const sign = Math.sign(rise);
+      const x1 = nodeX(from) + 10;
+      const x2 = nodeX(to) - 10;
+      const y0 = midY + sign * (radius - 2);
+      const yc = y0 + ((rise - sign * (radius - 2)) * 4) / 3;
+      d = `M${x1},${y0} C${r(x1 + (x2 - x1) * 0.12)},${r(yc)} ${r(x2 - (x2 - x1) * 0.12)},${r(yc)} ${x2},${y0 + sign * 2}`;
       lx = (x1 + x2) / 2;
-      ly = midY + h * 1.2 + (up ? -4 : 14);
+      ly = midY + rise + (sign < 0 ? -6 : 16);
     }
     parts.push(`<path class="nb201-edge" d="${d}" fill="none" stroke="${stroke}" stroke-width="2.5"${dash} marker-end="url(#arrow)"/>`);
     parts.push(`<text x="${r(lx)}" y="${r(ly)}" text-anchor="middle" style="fill:#fff;stroke:#fff;stroke-width:4px">${esc(op)}</text><text x="${r(lx)}" y="${r(ly)}" text-anchor="middle">${esc(op)}</text>`);
   });
   for (let k = 0; k < 4; k++) {
-    parts.push(`<circle class="nb201-node" cx="${nodeX(k)}" cy="${midY}" r="22" fill="${REPORT_COLOURS.io}"/>`);
+    parts.push(`<circle class="nb201-node" cx="${nodeX(k)}" cy="${midY}" r="${radius}" fill="${REPORT_COLOURS.io}"/>`);
     parts.push(`<text x="${nodeX(k)}" y="${midY + 5}" text-anchor="middle" style="fill:#fff;font-weight:600">${k}</text>`);
   }
-  parts.push(`<text x="${nodeX(0)}" y="${midY + 42}" text-anchor="middle">input</text><text x="${nodeX(3)}" y="${midY + 42}" text-anchor="middle">output</text>`);
+  parts.push(`<text x="${nodeX(0) - 34}" y="${midY + 5}" text-anchor="end">input</text><text x="${nodeX(3) + 34}" y="${midY + 5}">output</text>`);
   return `<svg class="architecture nb201" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="best NAS-Bench-201 cell">${parts.join('')}</svg>
 <p><code>${esc(text)}</code></p>`;
 }
@@ -400,7 +409,7 @@ function nb201Drawing(text: string): string | null {
 
 function topTable(top: readonly Evaluation[]): string {
   const rows = top.map((e, i) => `<tr><td>${i + 1}</td><td>${esc(fmt(e.reward))}</td><td>${esc(fmt(e.accuracy))}</td><td>${esc(e.parameters === null ? '–' : fmtInt(e.parameters))}</td><td>${esc(e.seconds === null ? '–' : e.seconds.toFixed(1))}</td><td>${esc(e.worker || '–')}${e.cached ? ' (cached)' : ''}</td><td>${e.position}</td><td class="arch">${esc(archSummary(e))}</td></tr>`);
-  return `<table class="top"><thead><tr><th>#</th><th>reward</th><th>accuracy</th><th>parameters</th><th>seconds</th><th>worker</th><th>evaluation</th><th>architecture</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="top"><thead><tr><th>#</th><th>reward</th><th>accuracy</th><th>parameters</th><th>seconds</th><th>worker</th><th>evaluation</th><th class="arch">architecture</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function archSummary(e: Evaluation): string {
