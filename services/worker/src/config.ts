@@ -17,6 +17,8 @@ export const WORKER_ENV: Readonly<Record<string, string>> = {
   NASRL_WORKER_MAX_STALLED_COUNT: 'times a job may be recovered from dead workers before it fails. Default 1',
   NASRL_WORKER_SHUTDOWN_GRACE_MS: 'on SIGTERM/SIGINT, how long the active child may finish before the process exits anyway (the child is then retried elsewhere). Default 30000',
   NASRL_WORKER_TF_BACKEND: 'TensorFlow.js backend for training: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto',
+  NASRL_WORKER_METRICS_HOST: 'interface of the HTTP server of /metrics, /healthz and /readyz; 0.0.0.0 in containers. Default 127.0.0.1',
+  NASRL_WORKER_METRICS_PORT: 'port of /metrics, /healthz and /readyz; 0 picks a free port (read it from the "metrics_listening" log line). Default 9466',
 };
 
 /** The accepted keys, for deploy checks. */
@@ -32,6 +34,8 @@ export interface WorkerConfig {
   readonly maxStalledCount: number;
   readonly shutdownGraceMs: number;
   readonly tfBackend: string;
+  readonly metricsHost: string;
+  readonly metricsPort: number;
 }
 
 /** Thrown for an unknown or malformed NASRL_WORKER_* variable; the message names the key and what it accepts. */
@@ -74,6 +78,8 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) throw new WorkerConfigError(`NASRL_WORKER_QUEUE_PREFIX must match [A-Za-z0-9_.-]{1,64}, got '${queuePrefix}'`);
   const tfBackend = raw('NASRL_WORKER_TF_BACKEND') ?? 'auto';
   if (!TF_BACKENDS.includes(tfBackend)) throw new WorkerConfigError(`NASRL_WORKER_TF_BACKEND must be one of ${TF_BACKENDS.join(', ')}, got '${tfBackend}'`);
+  const metricsHost = raw('NASRL_WORKER_METRICS_HOST') ?? '127.0.0.1';
+  if (/\s|\//.test(metricsHost)) throw new WorkerConfigError(`NASRL_WORKER_METRICS_HOST must be a host name or IP address, got '${metricsHost}'`);
   const lockDurationMs = int('NASRL_WORKER_LOCK_DURATION_MS', 30_000, 500);
   return {
     redisUrl,
@@ -84,5 +90,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     maxStalledCount: int('NASRL_WORKER_MAX_STALLED_COUNT', 1, 0, 1000),
     shutdownGraceMs: int('NASRL_WORKER_SHUTDOWN_GRACE_MS', 30_000, 0),
     tfBackend,
+    metricsHost,
+    metricsPort: int('NASRL_WORKER_METRICS_PORT', 9466, 0, 65_535),
   };
 }

@@ -5,6 +5,8 @@ export interface ChildProgress {
   readonly epoch: number;
   readonly epochs: number;
   readonly validationAccuracy: number;
+  /** Training images per second over the whole training, in the last report of a trained child (for metrics). */
+  readonly imagesPerSecond?: number;
 }
 
 /** What an evaluator may use while it runs. */

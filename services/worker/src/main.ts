@@ -2,12 +2,15 @@
  * One worker process per GPU (CUDA_VISIBLE_DEVICES picks it): a BullMQ worker on the children queue with
  * concurrency 1, whose evaluations run in a sandboxed processor (processor.ts). Reads NASRL_WORKER_* once,
  * prints `{"event":"ready",...}` once it takes jobs, and on SIGINT/SIGTERM stops taking jobs, lets the active
- * child finish within NASRL_WORKER_SHUTDOWN_GRACE_MS and exits. Exit codes: 0 after a shutdown, 2 for bad
+ * child finish within NASRL_WORKER_SHUTDOWN_GRACE_MS and exits. Serves /metrics, /healthz and /readyz over HTTP
+ * (NASRL_WORKER_METRICS_*; its address in a `{"event":"metrics_listening",...}` line); ready while connected to
+ * Redis and taking jobs. Exit codes: 0 after a shutdown, 2 for bad
  * configuration, 1 for any other failure.
  */
 import * as path from 'node:path';
 import { Worker } from 'bullmq';
 import { CHILDREN_QUEUE, connectRedis, type ChildJob, type ChildResult } from '@nasrl/queue';
+import { createRegistry, startMetricsServer, workerMetrics, type MetricsServer } from '@nasrl/metrics';
 import { parseWorkerEnv, WorkerConfigError, type WorkerConfig } from './config';
 import { jsonLogger } from './log';
 
@@ -34,16 +37,49 @@ async function main(): Promise<void> {
     workerForkOptions: { env: { ...process.env, NASRL_WORKER_ID: config.workerId } },
     autorun: false,
   });
-  worker.on('active', (job) => log({ event: 'active', job: job.id, attempt: job.attemptsStarted }));
-  worker.on('completed', (job, r) => log({ event: 'completed', job: job.id, reward: r.reward, seconds: r.seconds, cached: r.cached }));
-  worker.on('failed', (job, err) => log({
-    event: 'failed', level: 'warn', job: job?.id, reason: err.message, attemptsMade: job?.attemptsMade,
-    final: job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1),
-  }));
+  const registry = createRegistry('worker');
+  const metrics = workerMetrics(registry);
+  // Throughput comes in the trained child's last progress report (ChildResult has no field for it).
+  let imagesPerSecond: number | undefined;
+  worker.on('active', (job) => {
+    imagesPerSecond = undefined;
+    // A child recovered from a dead worker is started again with attemptsStarted > 1, so this counts it too.
+    metrics.childStarted(job.attemptsStarted);
+    log({ event: 'active', job: job.id, attempt: job.attemptsStarted });
+  });
+  worker.on('progress', (_job, progress) => {
+    const ips = typeof progress === 'object' && progress !== null ? (progress as { imagesPerSecond?: unknown }).imagesPerSecond : undefined;
+    if (typeof ips === 'number') imagesPerSecond = ips;
+  });
+  worker.on('completed', (job, r) => {
+    metrics.childCompleted({ seconds: r.seconds, cached: r.cached, ...(imagesPerSecond === undefined ? {} : { imagesPerSecond }) });
+    log({ event: 'completed', job: job.id, reward: r.reward, seconds: r.seconds, cached: r.cached });
+  });
+  worker.on('failed', (job, err) => {
+    // The sandbox turns non-retryable failures (refused architectures, invalid jobs) into UnrecoverableError.
+    metrics.childFailed(err.name === 'UnrecoverableError' ? 'refused' : 'error');
+    log({
+      event: 'failed', level: 'warn', job: job?.id, reason: err.message, attemptsMade: job?.attemptsMade,
+      final: job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1),
+    });
+  });
   worker.on('stalled', (jobId) => log({ event: 'stalled', level: 'warn', job: jobId, message: 'a dead worker\'s job was moved back to wait' }));
   worker.on('error', (e) => log({ event: 'worker_error', level: 'warn', message: e.message }));
 
   let closing: Promise<void> | null = null;
+  let taking = false;
+  let metricsServer: MetricsServer | null = null;
+  try {
+    metricsServer = await startMetricsServer({
+      registry, host: config.metricsHost, port: config.metricsPort,
+      ready: () => taking && closing === null && connection.status === 'ready' && worker.isRunning() && !worker.isPaused(),
+    });
+    log({ event: 'metrics_listening', address: metricsServer.address });
+  } catch (e) {
+    // Metrics are an aid: a taken port (several workers on one host with the default) must not stop the worker.
+    log({ event: 'metrics_unavailable', level: 'warn', message: `${(e as Error).message}; set NASRL_WORKER_METRICS_PORT (0 picks a free port)` });
+  }
+
   const close = (signal: string): Promise<void> =>
     (closing ??= (async () => {
       log({ event: 'closing', signal, graceMs: config.shutdownGraceMs });
@@ -53,6 +89,7 @@ async function main(): Promise<void> {
       clearTimeout(timer);
       if (outcome === 'expired') log({ event: 'grace_expired', level: 'warn', message: 'exiting with a child active; it is retried elsewhere once its lock expires' });
       connection.disconnect();
+      await metricsServer?.close();
       log({ event: 'closed' });
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -69,6 +106,7 @@ async function main(): Promise<void> {
     return fail(e, 1);
   }
   void worker.run().catch((e: unknown) => fail(e, 1));
+  taking = true;
   log({ event: 'ready', queue: CHILDREN_QUEUE, prefix: config.queuePrefix, lockDurationMs: config.lockDurationMs, redis: redactUrl(config.redisUrl) });
 }
 

@@ -41,6 +41,9 @@ export class TrainEvaluator implements Evaluator {
       this.log({ event: 'tensor_leak', level: 'error', message: (err as Error).message });
     }
     const r = result as TrainResult;
+    // ChildResult has no room for throughput; the worker process reads it from this last progress report.
+    const last = r.curve[r.curve.length - 1] ?? r.bestValidationAccuracy;
+    await context.progress({ epoch: t.epochs, epochs: t.epochs, validationAccuracy: last, imagesPerSecond: r.imagesPerSecond }).catch(() => undefined);
     return { reward: r.reward, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters };
   }
 

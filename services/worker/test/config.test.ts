@@ -12,6 +12,7 @@ test('defaults', () => {
   assert.equal(c.maxStalledCount, 1);
   assert.equal(c.queuePrefix, 'bull');
   assert.equal(c.tfBackend, 'auto');
+  assert.deepEqual([c.metricsHost, c.metricsPort], ['127.0.0.1', 9466]);
   assert.match(c.workerId, /^[A-Za-z0-9_.-]+-\d+$/);
 });
 
@@ -19,12 +20,14 @@ test('values are read and empty ones mean the default', () => {
   const c = parseWorkerEnv({
     REDIS_URL: 'rediss://u:p@r.example:6380/1', NASRL_WORKER_ID: 'gpu-3', NASRL_WORKER_LOCK_DURATION_MS: '2000',
     NASRL_WORKER_STALLED_INTERVAL_MS: '', NASRL_WORKER_TF_BACKEND: 'wasm', OTHER: 'x',
+    NASRL_WORKER_METRICS_HOST: '0.0.0.0', NASRL_WORKER_METRICS_PORT: '0',
   });
+  assert.deepEqual([c.metricsHost, c.metricsPort], ['0.0.0.0', 0]);
   assert.equal(c.workerId, 'gpu-3');
   assert.equal(c.lockDurationMs, 2000);
   assert.equal(c.stalledIntervalMs, 30_000);
   assert.equal(c.tfBackend, 'wasm');
-  assert.equal(WORKER_ENV_KEYS.length, 8);
+  assert.equal(WORKER_ENV_KEYS.length, 10);
 });
 
 const bad: [Record<string, string>, RegExp][] = [

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -17,7 +18,7 @@ export interface WorkerProcess {
 export function startWorker(id: string, env: Record<string, string>): WorkerProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('NASRL_WORKER_')));
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'main.js')], {
-    env: { ...base, NASRL_WORKER_ID: id, ...env },
+    env: { ...base, NASRL_WORKER_ID: id, NASRL_WORKER_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
@@ -62,4 +63,16 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** GET of a path on host:port: the status and body. */
+export function httpGet(address: string, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(`http://${address}${urlPath}`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
 }

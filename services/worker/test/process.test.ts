@@ -10,7 +10,7 @@ import {
   CHILDREN_QUEUE, STEPS_QUEUE, ExperimentStore, connectRedis, createSpace, enqueueStep, parseExperimentConfig, readStepResults,
   startRedisServer, stepJobId, type ChildJob, type ExperimentConfig, type StepJob, type TestRedisServer,
 } from '@nasrl/queue';
-import { startWorker, until, type WorkerProcess } from './helpers';
+import { httpGet, startWorker, until, type WorkerProcess } from './helpers';
 
 let server: TestRedisServer;
 let redis: Redis;
@@ -103,6 +103,16 @@ test('a worker process evaluates table children; the parent becomes ready with a
   const stored = await store.results(config.id);
   assert.equal(stored.length, 5);
   assert.deepEqual(stored.map((r) => r.childIndex).sort(), [0, 1, 2, 3, 4]);
+  const metrics = (await shared.waitFor((r) => r.event === 'metrics_listening')).address as string;
+  assert.equal((await httpGet(metrics, '/readyz')).status, 200);
+  const scrape = await until(async () => {
+    const m = await httpGet(metrics, '/metrics');
+    return /^nasrl_children_completed_total\{cached="false"\} 4$/m.test(m.body) ? m.body : undefined;
+  }, 'four evaluated children in nasrl_children_completed_total');
+  assert.match(scrape, /^nasrl_children_completed_total\{cached="true"\} 1$/m);
+  assert.match(scrape, /^nasrl_child_training_seconds_count 4$/m);
+  assert.match(scrape, /^nasrl_worker_images_per_second 0$/m);
+  assert.match(scrape, /^nasrl_build_info\{service="worker"\} 1$/m);
 });
 
 test('a malformed job fails at once with a reason naming the field; the worker keeps processing others', async () => {

@@ -34,7 +34,9 @@ test('the train evaluator trains a child with @nasrl/child, reports each epoch, 
   const progress: ChildProgress[] = [];
   const result = await processor.process(job(0, [1, 1, 0]), { progress: async (p) => void progress.push(p) });
   assert.equal(result.curve.length, 2);
-  assert.deepEqual(progress.map((p) => p.epoch), [1, 2]);
+  // After the epochs, a last report carries the training throughput for the worker's metrics.
+  assert.deepEqual(progress.map((p) => p.epoch), [1, 2, 2]);
+  assert.ok((progress[2]?.imagesPerSecond ?? 0) > 0);
   assert.ok(result.parameters > 0);
   assert.ok(result.reward >= 0 && result.reward <= 1);
   assert.equal(result.worker, 'w-train');
