@@ -6,8 +6,9 @@
  * ```ts
  * import { ControllerReplica, createStepProcessor, experimentRuntime } from '@nasrl/cluster';
  * const runtime = experimentRuntime(await store.get('exp1'));
- * const replica = new ControllerReplica({ runtime, replica: 0, store, params, flow, stepsQueue, stepsEvents });
- * new Worker(STEPS_QUEUE, createStepProcessor({ store, params, runtime: async () => runtime }), { connection });
+ * const replica = new ControllerReplica({ runtime, replica: 0, store, params, flow, stepsQueue, stepsEvents, metrics });
+ * // metrics (optional): anything with sampled()/stepCompleted(), e.g. controllerMetrics(registry) of @nasrl/metrics
+ * new Worker(STEPS_QUEUE, createStepProcessor({ store, params, runtime: async () => runtime, metrics }), { connection });
  * await replica.run();
  * ```
  */
@@ -18,3 +19,5 @@ export type { StepProcessorOptions, StepSummary } from './step-processor';
 export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';
+export { movingAverage, REWARD_AVERAGE_DECAY } from './observe';
+export type { SampleObserver, StepObservation, StepObserver } from './observe';

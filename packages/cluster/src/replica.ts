@@ -4,6 +4,7 @@ import { enqueueStep, stepJobId, type ChildJob, type ExperimentStore, type StepJ
 import type { ParameterServerClient } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { depthFor, forShards, hashSeed, layersArg, type ExperimentRuntime } from './experiment';
+import type { SampleObserver } from './observe';
 
 /** Dependencies and settings of a controller replica. */
 export interface ReplicaOptions {
@@ -16,6 +17,8 @@ export interface ReplicaOptions {
   readonly stepsEvents: QueueEvents;
   /** Seed of the replica's sampling; step n of replica r samples with a generator derived from (seed, r, n). Default: from the experiment id. */
   readonly seed?: number;
+  /** Told about each sampled batch (count, entropies), for metrics. Default: none. */
+  readonly metrics?: SampleObserver;
   /** Called after each finished step. */
   readonly onStep?: (info: { stepId: string; sampled: number; layers: number }) => void;
 }
@@ -52,6 +55,7 @@ export class ControllerReplica {
       const layers = depthFor(space, sampledBefore);
       const rng = new Rng(hashSeed(`${seed}:${this.o.replica}:${stepNo}`));
       const samples = policy.sample(granted, rng, layersArg(space, layers));
+      this.o.metrics?.sampled(config.id, samples.map((s) => s.entropy));
       const archs = samples.map((s) => space.decode(s.tokens, layersArg(space, layers)));
       const step: StepJob = {
         experiment: config.id,

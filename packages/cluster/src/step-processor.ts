@@ -3,6 +3,7 @@ import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { forShards, layersArg, type ExperimentRuntime } from './experiment';
+import { movingAverage, type StepObserver } from './observe';
 
 /** What processing a step did: the rewards, the baseline subtracted, and each shard's answer to the push. */
 export interface StepSummary {
@@ -19,6 +20,8 @@ export interface StepProcessorOptions {
   readonly params: ParameterServerClient;
   /** The runtime (space, policy) of an experiment, built once per process. */
   readonly runtime: (experiment: string) => Promise<ExperimentRuntime>;
+  /** Told about each completed step (rewards, baseline, staleness), for metrics. Default: none. */
+  readonly metrics?: StepObserver;
 }
 
 /**
@@ -28,17 +31,31 @@ export interface StepProcessorOptions {
  * and the baseline counts a step id once, so a retried step changes nothing twice.
  */
 export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLike) => Promise<StepSummary> {
+  // Per experiment, the EMA of raw rewards this process has seen.
+  const averages = new Map<string, number>();
+  const observe = (experiment: string, raw: readonly number[], accuracies: readonly number[], failedChildren: number, baseline: number, push: readonly ShardPushResult[]): void => {
+    if (!o.metrics) return;
+    const average = movingAverage(averages.get(experiment), raw);
+    if (average !== undefined) averages.set(experiment, average);
+    o.metrics.stepCompleted({
+      experiment, rawRewards: raw, accuracies, failedChildren, rewardMovingAverage: average ?? NaN, baseline,
+      stalenesses: push.filter((p) => p.status !== 'duplicate').map((p) => p.staleness),
+    });
+  };
   return async (job) => {
     const step = parseStepJob(job.data);
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
     const usable = outcomes.filter((c) => c.result !== null);
     const rewards = usable.map((c) => shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower));
+    const raw = usable.map((c) => c.result?.reward ?? 0);
+    const accuracies = usable.map((c) => c.result?.accuracy ?? 0);
     if (usable.length === 0) {
       await o.store.markStepApplied(step.experiment, step.stepId);
+      observe(step.experiment, raw, accuracies, outcomes.length, NaN, []);
       return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [] };
     }
-    const { before } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
+    const { before, after } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
     const b = baselineFor(before, rewards);
     const pulled = await retryTransient(() => o.params.pull(step.experiment));
     policy.setParameters(pulled.tensors);
@@ -47,6 +64,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
     await o.store.markStepApplied(step.experiment, step.stepId);
+    observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push);
     return { stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push };
   };
 }

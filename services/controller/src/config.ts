@@ -13,6 +13,8 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   NASRL_CONTROLLER_PS_TLS_CA_FILE: 'PEM CA bundle that signs the shards\' certificates; enables TLS',
   NASRL_CONTROLLER_PS_TLS_CERT_FILE: 'PEM client certificate for shards that require one',
   NASRL_CONTROLLER_PS_TLS_KEY_FILE: 'PEM private key of the client certificate',
+  NASRL_CONTROLLER_METRICS_HOST: 'interface of the HTTP server of /metrics, /healthz and /readyz; 0.0.0.0 in containers. Default 127.0.0.1',
+  NASRL_CONTROLLER_METRICS_PORT: 'port of /metrics, /healthz and /readyz; 0 picks a free port (read it from the "metrics_listening" log line). Default 9465',
 };
 
 export const CONTROLLER_ENV_KEYS: readonly string[] = Object.keys(CONTROLLER_ENV);
@@ -27,6 +29,8 @@ export interface ControllerServiceConfig {
   readonly seed: number | undefined;
   readonly exitWhenDone: boolean;
   readonly tls: { caFile?: string; certFile?: string; keyFile?: string } | null;
+  readonly metricsHost: string;
+  readonly metricsPort: number;
 }
 
 /** Thrown for a missing, unknown or malformed variable; the message names it and what it accepts. */
@@ -75,6 +79,10 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
   const cert = raw('NASRL_CONTROLLER_PS_TLS_CERT_FILE');
   const key = raw('NASRL_CONTROLLER_PS_TLS_KEY_FILE');
   if ((cert === undefined) !== (key === undefined)) throw new ControllerConfigError('NASRL_CONTROLLER_PS_TLS_CERT_FILE and NASRL_CONTROLLER_PS_TLS_KEY_FILE go together');
+  const metricsHost = raw('NASRL_CONTROLLER_METRICS_HOST') ?? '127.0.0.1';
+  if (/\s|\//.test(metricsHost)) throw new ControllerConfigError(`NASRL_CONTROLLER_METRICS_HOST: expected a host name or IP address, got ${JSON.stringify(metricsHost)}`);
+  const portText = raw('NASRL_CONTROLLER_METRICS_PORT') ?? '9465';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ControllerConfigError(`NASRL_CONTROLLER_METRICS_PORT: expected an integer in [0, 65535], got ${JSON.stringify(portText)}`);
   return {
     redisUrl: raw('REDIS_URL') ?? 'redis://127.0.0.1:6379',
     experiment: required('NASRL_CONTROLLER_EXPERIMENT'),
@@ -83,6 +91,8 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
     shards,
     seed: seedText === undefined ? undefined : Number(seedText) >>> 0,
     exitWhenDone: exitText === 'true',
+    metricsHost,
+    metricsPort: Number(portText),
     tls: ca || cert ? { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : null,
   };
 }

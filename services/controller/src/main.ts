@@ -1,12 +1,15 @@
-import { FlowProducer, Queue, QueueEvents, Worker } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, Worker, type JobType } from 'bullmq';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { ControllerReplica, createStepProcessor, experimentRuntime, type ExperimentRuntime } from '@nasrl/cluster';
-import { connectRedis, ExperimentNotFoundError, ExperimentStore, parseExperimentConfig, STEPS_QUEUE } from '@nasrl/queue';
+import { CHILDREN_QUEUE, connectRedis, ExperimentNotFoundError, ExperimentStore, parseExperimentConfig, STEPS_QUEUE } from '@nasrl/queue';
+import { controllerMetrics, createRegistry, QUEUE_STATES, startMetricsServer, type MetricsServer, type QueueJobCounts } from '@nasrl/metrics';
 import { ParameterServerClient } from '@nasrl/ps';
 import { ControllerConfigError, parseControllerEnv } from './config';
 
 // One controller replica process: the replica loop and a step processor (any replica completes any step).
+// Serves /metrics, /healthz and /readyz (NASRL_CONTROLLER_METRICS_*; its address in a "metrics_listening" line);
+// ready while connected to Redis with the experiment loaded.
 function log(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), service: 'controller', event, ...fields })}\n`);
 }
@@ -25,6 +28,30 @@ async function main(): Promise<void> {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}` });
+  const registry = createRegistry('controller');
+  // Set once the queues exist; until then nasrl_queue_jobs has no samples.
+  let queues: { children: Queue; steps: Queue } | null = null;
+  const metrics = controllerMetrics(registry, {
+    queueJobCounts: async (): Promise<QueueJobCounts> => {
+      if (!queues) return {};
+      const states = QUEUE_STATES as JobType[];
+      const [children, steps] = await Promise.all([queues.children.getJobCounts(...states), queues.steps.getJobCounts(...states)]);
+      return { [CHILDREN_QUEUE]: children, [STEPS_QUEUE]: steps };
+    },
+  });
+  let loaded = false;
+  let closing: Promise<void> | undefined;
+  let metricsServer: MetricsServer | null = null;
+  try {
+    metricsServer = await startMetricsServer({
+      registry, host: config.metricsHost, port: config.metricsPort,
+      ready: () => loaded && closing === undefined && connection.status === 'ready',
+    });
+    log('metrics_listening', { address: metricsServer.address });
+  } catch (err) {
+    // Metrics are an aid: a taken port (several replicas on one host with the default) must not stop the replica.
+    log('metrics_unavailable', { level: 'warn', message: `${(err as Error).message}; set NASRL_CONTROLLER_METRICS_PORT (0 picks a free port)` });
+  }
   const store = new ExperimentStore(connection);
   if (config.experimentConfig !== null) {
     const parsed = parseExperimentConfig(config.experimentConfig);
@@ -54,22 +81,24 @@ async function main(): Promise<void> {
   const params = new ParameterServerClient({ shards: config.shards, ...(config.tls ? { tls: config.tls } : {}) });
   const flow = new FlowProducer({ connection });
   const stepsQueue = new Queue(STEPS_QUEUE, { connection });
+  const childrenQueue = new Queue(CHILDREN_QUEUE, { connection });
+  queues = { children: childrenQueue, steps: stepsQueue };
   const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: connection.duplicate() });
   await stepsEvents.waitUntilReady();
-  const processStep = createStepProcessor({ store, params, runtime: runtimeFor });
+  const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics });
   const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: connection.duplicate(), concurrency: 1 });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
   stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
 
   const abort = new AbortController();
-  let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       abort.abort();
       await stepWorker.close();
-      await Promise.allSettled([stepsEvents.close(), stepsQueue.close(), flow.close()]);
+      await Promise.allSettled([stepsEvents.close(), stepsQueue.close(), childrenQueue.close(), flow.close()]);
       params.close();
       connection.disconnect();
+      await metricsServer?.close();
       log('closed');
     })();
     return closing;
@@ -77,9 +106,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void close().then(() => process.exit(0)));
   process.on('SIGTERM', () => void close().then(() => process.exit(0)));
 
+  loaded = true;
   log('started', { experiment: experiment.id, replica: config.replica, shards: config.shards.length });
   const replica = new ControllerReplica({
-    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents,
+    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents, metrics,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
     onStep: (info) => log('step-done', info),
   });
