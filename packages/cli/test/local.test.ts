@@ -46,6 +46,9 @@ test('nasrl local on NAS-Bench-201 evaluates exactly the budget and the controll
     const best = JSON.parse(readFileSync(path.join(out, 'best.json'), 'utf8')) as { evaluations: number; best: { reward: number } };
     assert.equal(best.evaluations, 400);
     assert.equal(best.best.reward, Math.max(...lines.map((l) => l.reward as number)));
+    const report = readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.match(report, /<svg/);
+    assert.match(report, /e2e-nb201/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer,
 import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 import { ensureRedisServer, startService, type ServiceProcess } from '../processes';
+import { writeReport } from '../report';
 
 const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr', 'time-scale'];
 const SWITCHES = ['help', 'no-reuse'];
@@ -87,13 +88,15 @@ export function resultLine(e: StoredEvaluation): Record<string, unknown> {
   };
 }
 
-/** Writes results.jsonl and best.json for an experiment; returns the number of evaluations written. */
+/** Writes results.jsonl, best.json and report.html for an experiment; returns the number of evaluations written. */
 export async function exportResults(store: ExperimentStore, id: string, out: string): Promise<number> {
   mkdirSync(out, { recursive: true });
   const results = await store.results(id);
-  writeFileSync(path.join(out, 'results.jsonl'), results.map((e) => JSON.stringify(resultLine(e))).join('\n') + (results.length ? '\n' : ''));
-  const best = [...results].sort((a, b) => b.result.reward - a.result.reward).slice(0, 10).map(resultLine);
+  const lines = results.map(resultLine);
+  writeFileSync(path.join(out, 'results.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''));
+  const best = [...lines].sort((a, b) => (b.reward as number) - (a.reward as number)).slice(0, 10);
   writeFileSync(path.join(out, 'best.json'), JSON.stringify({ experiment: id, evaluations: results.length, best: best[0] ?? null, top: best }, null, 2) + '\n');
+  writeReport(out, await store.get(id), lines);
   return results.length;
 }
 
