@@ -154,6 +154,13 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Every service serves /metrics on a free loopback port; prometheus.yml in the output folder scrapes them.
+  const targets: Record<'param-server' | 'controller' | 'worker', string[]> = { 'param-server': [], controller: [], worker: [] };
+  const metricsOf = (job: keyof typeof targets) => (line: Record<string, unknown>): void => {
+    if (line.event !== 'metrics_listening' || typeof line.address !== 'string') return;
+    targets[job].push(line.address);
+    writePrometheusConfig(out, targets);
+  };
   try {
     await store.create(config);
     console.log(`nasrl local: experiment ${config.id} (${config.space}, ${config.budgetArchs} architectures, m=${config.childrenPerStep}) → ${out}`);
@@ -167,13 +174,21 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         NASRL_PS_PORT: '0',
         NASRL_PS_CHECKPOINT_DIR: path.join(out, 'checkpoints', `shard-${s}`),
         NASRL_PS_LEARNING_RATE: String(config.learningRate),
-      }, path.join(out, 'logs', `shard-${s}.log`));
+        NASRL_PS_METRICS_HOST: '127.0.0.1',
+        NASRL_PS_METRICS_PORT: '0',
+      }, path.join(out, 'logs', `shard-${s}.log`), metricsOf('param-server'));
       services.push(shard);
       addresses.push(String((await shard.waitFor('listening', 30_000)).address));
     }
     const workerProcs: ServiceProcess[] = [];
     for (let w = 0; w < workers; w++) {
-      const worker = startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}` }, path.join(out, 'logs', `worker-${w}.log`));
+      const worker = startService(
+        `worker ${w}`,
+        'services/worker/dist/src/main.js',
+        { REDIS_URL: redisUrl, NASRL_WORKER_ID: `worker-${w}`, NASRL_WORKER_METRICS_HOST: '127.0.0.1', NASRL_WORKER_METRICS_PORT: '0' },
+        path.join(out, 'logs', `worker-${w}.log`),
+        metricsOf('worker'),
+      );
       workerProcs.push(worker);
       services.push(worker);
     }
@@ -187,7 +202,9 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         NASRL_CONTROLLER_REPLICA: String(r),
         NASRL_CONTROLLER_PS_SHARDS: addresses.join(','),
         NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
-      }, path.join(out, 'logs', `controller-${r}.log`));
+        NASRL_CONTROLLER_METRICS_HOST: '127.0.0.1',
+        NASRL_CONTROLLER_METRICS_PORT: '0',
+      }, path.join(out, 'logs', `controller-${r}.log`), metricsOf('controller'));
       controllers.push(c);
       services.push(c);
     }
@@ -216,6 +233,15 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     process.off('SIGTERM', onSignal);
     await stopAll();
   }
+}
+
+/** Writes `prometheus.yml` for the local services' metrics endpoints (job names as in deploy/prometheus). */
+function writePrometheusConfig(out: string, targets: Record<string, string[]>): void {
+  const jobs = Object.entries(targets)
+    .filter(([, t]) => t.length > 0)
+    .map(([job, t]) => `  - job_name: ${job}\n    static_configs:\n      - targets: [${t.map((a) => `'${a}'`).join(', ')}]\n`);
+  const text = `# Written by nasrl local: scrape this run with \`prometheus --config.file=${path.join(out, 'prometheus.yml')}\`.\nglobal:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs.join('')}`;
+  writeFileSync(path.join(out, 'prometheus.yml'), text);
 }
 
 /** `nasrl local`: the whole cluster as local processes. */
