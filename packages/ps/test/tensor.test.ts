@@ -44,3 +44,16 @@ test('toWire/fromWire keep name and shape and check data length against the shap
   assert.throws(() => toWire({ name: 'k', shape: [3], data: new Float32Array(2) }), /'k': 2 values but shape \[3\] needs 3/);
   assert.throws(() => fromWire({ name: '', shape: [1], data: Buffer.alloc(4) }), /empty name/);
 });
+
+test('non-finite detection finds a bad value anywhere: in the unrolled part, in the tail, in a large tensor', () => {
+  for (const n of [1, 3, 4, 5, 8, 23820]) {
+    for (const at of new Set([0, Math.floor(n / 2), n - 1])) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const data = new Float32Array(n).map((_, i) => Math.sin(i) * 1e30);
+        data[at] = bad;
+        assert.equal(firstNonFinite(data), at, `n=${n} at=${at} ${bad}`);
+      }
+    }
+    assert.equal(firstNonFinite(new Float32Array(n).map((_, i) => Math.cos(i) * 3e38)), -1, `n=${n} all finite`);
+  }
+});
