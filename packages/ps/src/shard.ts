@@ -116,6 +116,7 @@ export class ShardCore {
   private readonly experiments = new Map<string, ExperimentState>();
   private readonly listeners: ((change: ShardChange) => void)[] = [];
   private closed = false;
+  private pendingApply: (() => void) | null = null;
 
   constructor(options: ShardCoreOptions) {
     this.options = compileShardCoreOptions(options);
@@ -134,6 +135,7 @@ export class ShardCore {
   /** Creates the experiment's slice unless it exists; an existing one must have the same names and shapes. */
   init(input: InitInput): InitResult {
     this.checkOpen();
+    this.flush();
     this.checkRequest(input.experiment, input.layout);
     const tensors = input.tensors.map((w) => {
       const t = fromWire(w);
@@ -196,6 +198,7 @@ export class ShardCore {
    */
   push(input: PushInput): PushResult {
     this.checkOpen();
+    this.flush();
     const state = this.get(input.experiment, input.layout);
     const { stepId } = input;
     if (typeof stepId !== 'string' || stepId.length === 0 || stepId.length > MAX_ID_LENGTH) {
@@ -220,7 +223,10 @@ export class ShardCore {
     if (this.options.accumulate === 1 && state.pendingGradients === 0) {
       const t = ++state.version;
       state.counters.pushesApplied++;
-      for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
+      this.pendingApply = () => {
+        for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
+      };
+      setImmediate(() => this.flush());
       this.emit({ experiment: state.experiment, kind: 'applied', version: state.version });
       return { outcome: 'applied', version: state.version, staleness, weight };
     }
@@ -274,6 +280,7 @@ export class ShardCore {
 
   /** The shard's whole state as live views; encode it synchronously (before the next push). */
   snapshot(): ShardSnapshot {
+    this.flush();
     const experiments: ExperimentSnapshot[] = [...this.experiments.values()].map((s) => ({
       experiment: s.experiment,
       version: s.version,
@@ -326,11 +333,26 @@ export class ShardCore {
 
   /** Refuses every later request with ShardClosedError (UNAVAILABLE), so clients retry the restarted shard. */
   close(): void {
+    this.flush();
     this.closed = true;
+  }
+
+  /**
+   * Applies the optimizer step of the last push if it is still pending. A push answers first and applies its
+   * Adam step right after (setImmediate), so the reply does not wait for it; every operation that reads or
+   * writes parameters flushes first, so no caller ever sees the version without its update.
+   */
+  flush(): void {
+    const apply = this.pendingApply;
+    if (apply) {
+      this.pendingApply = null;
+      apply();
+    }
   }
 
   private pullWith(experiment: string, layout: ShardLayout | undefined, bytes: (data: Float32Array) => Uint8Array): PullResult {
     this.checkOpen();
+    this.flush();
     const state = this.get(experiment, layout);
     const tensors: WireTensor[] = state.names.map((name) => {
       const slot = state.slots.get(name) as Slot;
