@@ -190,3 +190,24 @@ test('a snapshot survives encode/decode and restores versions, moments, accumula
   assert.deepEqual(t.pull(EXP), s.pull(EXP));
   assert.throws(() => new ShardCore({ shardIndex: 0, shardCount: 2 }).restore(decoded.snapshot), /resharding is not supported/);
 });
+
+test('a push answers before its Adam step, and nothing can observe the version without the update', async () => {
+  const s = shardWith();
+  const r = s.push(grad('d1', 0, 1, 1));
+  assert.equal(r.version, 1);
+  // A pull right away applies the pending step first.
+  near(values(s, 'w'), [1 - 0.0006, 1 - 0.0006]);
+  // Without any call, the step is applied on the next turn of the event loop.
+  const t = shardWith();
+  t.push(grad('d2', 0, -1, 1));
+  await new Promise((resolve) => setImmediate(resolve));
+  const snap = t.snapshot();
+  const w = snap.experiments[0]?.tensors.find((x) => x.name === 'w');
+  assert.ok(w);
+  near([...w.params], [1 + 0.0006, 1 + 0.0006]);
+  // A second push right after the first applies the first step before decoding into the shared buffers.
+  const u = shardWith();
+  u.push(grad('d3', 0, 1, 0));
+  u.push(grad('d4', 1, 1, 0));
+  near(values(u, 'w'), [1 - 2 * 0.0006, 1 - 2 * 0.0006], 1e-6);
+});
