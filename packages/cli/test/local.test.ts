@@ -39,6 +39,7 @@ test('nasrl local on NAS-Bench-201 evaluates exactly the budget and the controll
         assert.ok(key in l, `results.jsonl lines carry ${key}`);
       }
     }
+    assert.ok(lines.every((l) => (l.parameters as number) > 0), 'NAS-Bench-201 children report their parameter count');
     const mean = (xs: Record<string, unknown>[]): number => xs.reduce((a, l) => a + (l.reward as number), 0) / xs.length;
     const first = mean(lines.slice(0, 100));
     const last = mean(lines.slice(-100));

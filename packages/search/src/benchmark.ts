@@ -8,6 +8,8 @@ export interface TabulatedResult {
   readonly test: number;
   /** Budget this evaluation costs (simulated seconds, or 1 for budgets counted in evaluations). */
   readonly cost: number;
+  /** Trainable parameters, when the table says (NAS-Bench-201's params_millions). */
+  readonly parameters?: number;
 }
 
 /** A search problem answered from a table: a space and a lookup of any of its architectures' tokens. */

@@ -68,7 +68,14 @@ export class Nb201Table implements TabularBenchmark {
       if (seconds < 0) throw new SpaceFileError(file, `line ${ln + 1}: cifar10_train_seconds_200ep is negative`);
       const uniqueColumn = col.get('unique');
       if (uniqueColumn !== undefined && (cells[uniqueColumn] ?? '').trim() !== '') table.unique.set(key, (cells[uniqueColumn] as string).trim());
-      table.rows.set(key, { reward: number('cifar10_valid_12ep'), test: number('cifar10_test_200ep'), cost: seconds * NB201_PROTOCOL.epochFraction });
+      const paramsColumn = col.get('params_millions');
+      const millions = paramsColumn === undefined ? NaN : Number(cells[paramsColumn]);
+      table.rows.set(key, {
+        reward: number('cifar10_valid_12ep'),
+        test: number('cifar10_test_200ep'),
+        cost: seconds * NB201_PROTOCOL.epochFraction,
+        ...(Number.isFinite(millions) && millions >= 0 ? { parameters: Math.round(millions * 1e6) } : {}),
+      });
     }
     if (table.rows.size !== NB201_SIZE) throw new SpaceFileError(file, `expected ${NB201_SIZE} architectures, found ${table.rows.size}`);
     return table;

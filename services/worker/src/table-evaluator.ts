@@ -29,6 +29,6 @@ export class TableEvaluator implements Evaluator {
     const seconds = (this.secondsOf(child.tokens) ?? row.cost) * this.timeScale;
     if (seconds > 0) await sleep(seconds * 1000, context.signal);
     await context.progress({ epoch: 1, epochs: 1, validationAccuracy: row.reward });
-    return { reward: row.reward, accuracy: row.reward, curve: [row.reward], seconds, parameters: 0 };
+    return { reward: row.reward, accuracy: row.reward, curve: [row.reward], seconds, parameters: row.parameters ?? 0 };
   }
 }
