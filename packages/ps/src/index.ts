@@ -53,6 +53,8 @@ export {
   adamStep,
   stalenessWeight,
 } from './optimizer';
+export type { ArenaTensor } from './arena';
+export { SliceArena, MAX_SLICE_VALUES } from './arena';
 export type {
   ShardLayout,
   InitInput,

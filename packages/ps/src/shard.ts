@@ -6,8 +6,8 @@ import {
   StaleGradientError,
   UnknownExperimentError,
 } from './errors';
+import { SliceArena } from './arena';
 import {
-  adamStep,
   compileAdamOptions,
   compileStalenessOptions,
   stalenessWeight,
@@ -30,7 +30,7 @@ import type {
   TensorState,
 } from './shard-types';
 import { compareCodePoints } from './sharding';
-import { assertFinite, decodeFloat32Into, encodeFloat32, float32BytesView, fromWire, sameShape, shapeString, type WireTensor } from './tensor';
+import { assertFinite, decodeFloat32Into, encodeFloat32, firstNonFinite, float32BytesView, fromWire, sameShape, shapeString, type WireTensor } from './tensor';
 
 /** Options of a shard core. */
 export interface ShardCoreOptions {
@@ -80,14 +80,16 @@ export function compileShardCoreOptions(o: ShardCoreOptions): CompiledShardCoreO
 
 interface Slot extends TensorState {
   size: number;
-  // Where an incoming gradient is decoded; reused so a push allocates nothing proportional to the slice.
-  scratch: Float32Array | null;
+  // Where an incoming gradient is decoded (in the arena, so a push allocates nothing proportional to the slice).
+  grad: Float32Array;
 }
 
 interface ExperimentState {
   experiment: string;
   names: string[];
   slots: Map<string, Slot>;
+  // Values, moments and gradient buffers of every slot, in `names` order; the slots' arrays are views of it.
+  arena: SliceArena;
   version: number;
   pendingGradients: number;
   stepFloor: number;
@@ -117,6 +119,7 @@ export class ShardCore {
   private readonly listeners: ((change: ShardChange) => void)[] = [];
   private closed = false;
   private pendingApply: (() => void) | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ShardCoreOptions) {
     this.options = compileShardCoreOptions(options);
@@ -158,15 +161,13 @@ export class ShardCore {
       }
       return { created: false, version: existing.version };
     }
-    const slots = new Map<string, Slot>();
-    for (const t of tensors) {
-      const n = t.data.length;
-      slots.set(t.name, { name: t.name, shape: t.shape, size: n, params: t.data, m: new Float32Array(n), v: new Float32Array(n), accumulator: null, scratch: null });
-    }
+    const { names, slots, arena } = allocateSlots(tensors);
+    for (const t of tensors) (slots.get(t.name) as Slot).params.set(t.data);
     const state: ExperimentState = {
       experiment: input.experiment,
-      names: [...slots.keys()].sort(compareCodePoints),
+      names,
       slots,
+      arena,
       version: 0,
       pendingGradients: 0,
       stepFloor: 0,
@@ -223,10 +224,8 @@ export class ShardCore {
     if (this.options.accumulate === 1 && state.pendingGradients === 0) {
       const t = ++state.version;
       state.counters.pushesApplied++;
-      this.pendingApply = () => {
-        for (const [slot, g] of grads) adamStep(slot.params, slot.m, slot.v, g, t, adam, weight);
-      };
-      setImmediate(() => this.flush());
+      this.pendingApply = () => state.arena.adam(t, adam, weight);
+      this.scheduleFlush();
       this.emit({ experiment: state.experiment, kind: 'applied', version: state.version });
       return { outcome: 'applied', version: state.version, staleness, weight };
     }
@@ -239,16 +238,18 @@ export class ShardCore {
     } else {
       state.counters.pushesAccumulated++;
     }
-    for (const [slot, g] of grads) {
+    for (const slot of grads) {
       const acc = slot.accumulator ?? (slot.accumulator = new Float32Array(slot.size));
+      const g = slot.grad;
       for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + weight * (g[i] as number);
     }
     if (complete) {
       for (const slot of state.slots.values()) {
         const acc = slot.accumulator as Float32Array;
-        adamStep(slot.params, slot.m, slot.v, acc, t, adam, 1 / count);
+        slot.grad.set(acc);
         acc.fill(0);
       }
+      state.arena.adam(t, adam, 1 / count);
     }
     const outcome = complete ? 'applied' : 'accumulated';
     this.emit({ experiment: state.experiment, kind: outcome, version: state.version });
@@ -315,12 +316,19 @@ export class ShardCore {
     }
     this.experiments.clear();
     for (const e of snapshot.experiments) {
-      const slots = new Map<string, Slot>();
-      for (const t of e.tensors) slots.set(t.name, { ...t, shape: [...t.shape], size: t.params.length, scratch: null });
+      const { names, slots, arena } = allocateSlots(e.tensors.map((t) => ({ name: t.name, shape: t.shape, size: t.params.length })));
+      for (const t of e.tensors) {
+        const slot = slots.get(t.name) as Slot;
+        slot.params.set(t.params);
+        slot.m.set(t.m);
+        slot.v.set(t.v);
+        slot.accumulator = t.accumulator ? Float32Array.from(t.accumulator) : null;
+      }
       this.experiments.set(e.experiment, {
         experiment: e.experiment,
-        names: [...slots.keys()].sort(compareCodePoints),
+        names,
         slots,
+        arena,
         version: e.version,
         pendingGradients: e.pendingGradients,
         stepFloor: e.stepFloor,
@@ -334,13 +342,20 @@ export class ShardCore {
   /** Refuses every later request with ShardClosedError (UNAVAILABLE), so clients retry the restarted shard. */
   close(): void {
     this.flush();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.closed = true;
+  }
+
+  /** True while the last push's optimizer step has not been applied yet (see flush). */
+  get hasPendingStep(): boolean {
+    return this.pendingApply !== null;
   }
 
   /**
    * Applies the optimizer step of the last push if it is still pending. A push answers first and applies its
-   * Adam step right after (setImmediate), so the reply does not wait for it; every operation that reads or
-   * writes parameters flushes first, so no caller ever sees the version without its update.
+   * Adam step a moment later, so the reply does not wait for it; every operation that reads or writes
+   * parameters flushes first, so no caller ever sees the version without its update.
    */
   flush(): void {
     const apply = this.pendingApply;
@@ -348,6 +363,18 @@ export class ShardCore {
       this.pendingApply = null;
       apply();
     }
+  }
+
+  // gRPC sends a unary reply's trailers (which complete the call) one or two event-loop turns after the
+  // handler returns, so an immediate would still run the step ahead of them; a 1 ms timer lets them go first.
+  // Unreferenced: a pending step must not keep a process alive, and close() applies it anyway.
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, 1);
+    this.flushTimer.unref();
   }
 
   private pullWith(experiment: string, layout: ShardLayout | undefined, bytes: (data: Float32Array) => Uint8Array): PullResult {
@@ -425,9 +452,11 @@ export class ShardCore {
     return staleness;
   }
 
-  private decodeGradients(state: ExperimentState, input: PushInput): [Slot, Float32Array][] {
+  // Decodes every gradient into its slot's buffer and checks them all, so that the Adam step can run over the
+  // whole arena; throws InvalidRequestError before anything is applied.
+  private decodeGradients(state: ExperimentState, input: PushInput): Slot[] {
     const where = `push ${input.stepId} to '${state.experiment}' on shard ${this.shardIndex}`;
-    const out: [Slot, Float32Array][] = [];
+    const out: Slot[] = [];
     const seen = new Set<string>();
     for (const w of input.gradients) {
       const slot = state.slots.get(w.name);
@@ -439,13 +468,18 @@ export class ShardCore {
       if (!sameShape(w.shape, slot.shape)) {
         throw new InvalidRequestError(`${where}: tensor '${w.name}' has shape ${shapeString(w.shape)}, expected ${shapeString(slot.shape)}`);
       }
-      const g = decodeFloat32Into(w.data, slot.scratch ?? (slot.scratch = new Float32Array(slot.size)), `tensor '${w.name}'`);
-      assertFinite(w.name, g);
-      out.push([slot, g]);
+      decodeFloat32Into(w.data, slot.grad, `tensor '${w.name}'`);
+      out.push(slot);
     }
     if (out.length !== state.slots.size) {
       const missing = state.names.filter((n) => !seen.has(n));
       throw new InvalidRequestError(`${where}: missing gradients for ${listNames(missing)}; send one for every tensor of the shard`);
+    }
+    if (!state.arena.gradientsFinite()) {
+      for (const slot of out) {
+        const i = firstNonFinite(slot.grad);
+        if (i >= 0) throw new InvalidRequestError(`tensor '${slot.name}' has a non-finite value (${String(slot.grad[i])}) at index ${i}`);
+      }
     }
     return out;
   }
@@ -465,6 +499,23 @@ export class ShardCore {
   private emit(change: ShardChange): void {
     for (const l of this.listeners) l(change);
   }
+}
+
+// Slots for the given tensors, sorted by name, with their arrays in one fresh arena (zero-filled).
+function allocateSlots(specs: readonly { name: string; shape: number[]; size?: number; data?: Float32Array }[]): {
+  names: string[];
+  slots: Map<string, Slot>;
+  arena: SliceArena;
+} {
+  const sorted = [...specs].sort((a, b) => compareCodePoints(a.name, b.name));
+  const sizes = sorted.map((t) => t.size ?? (t.data as Float32Array).length);
+  const arena = SliceArena.allocate(sizes);
+  const slots = new Map<string, Slot>();
+  sorted.forEach((t, i) => {
+    const views = arena.tensors[i] as (typeof arena.tensors)[number];
+    slots.set(t.name, { name: t.name, shape: [...t.shape], size: sizes[i] as number, ...views, accumulator: null });
+  });
+  return { names: sorted.map((t) => t.name), slots, arena };
 }
 
 function zeroCounters(): ExperimentCounters {

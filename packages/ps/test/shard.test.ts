@@ -197,10 +197,12 @@ test('a push answers before its Adam step, and nothing can observe the version w
   assert.equal(r.version, 1);
   // A pull right away applies the pending step first.
   near(values(s, 'w'), [1 - 0.0006, 1 - 0.0006]);
-  // Without any call, the step is applied on the next turn of the event loop.
+  // Without any call, the step is applied a moment later (after the reply's trailers have gone out).
   const t = shardWith();
   t.push(grad('d2', 0, -1, 1));
-  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(t.hasPendingStep, true);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(t.hasPendingStep, false);
   const snap = t.snapshot();
   const w = snap.experiments[0]?.tensors.find((x) => x.name === 'w');
   assert.ok(w);

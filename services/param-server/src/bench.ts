@@ -12,12 +12,14 @@
  * server do not share an event loop. Calls are sequential; the parameter-server and echo calls are
  * interleaved in small batches so that load from other processes on the machine hits both alike. Prints
  * p50/p99 in ms and the ratio shard/echo (goal: p50 ratio <= 1.5); `--json` adds one JSON line at the end.
+ * First it times the shard's Adam step alone for each parameter set: the float64 JavaScript reference
+ * (`adamStep`) against the SIMD kernel that shards run (`SliceArena.adam`), median of 9 batches.
  */
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { findProtoDir, ParameterServerClient, ParameterServerServer, ShardCore, type NamedTensor } from '@nasrl/ps';
+import { adamStep, compileAdamOptions, findProtoDir, ParameterServerClient, ParameterServerServer, ShardCore, SliceArena, type NamedTensor } from '@nasrl/ps';
 
 interface Addresses {
   ps: string;
@@ -126,6 +128,36 @@ async function interleaved(
   return out;
 }
 
+/** Median µs per Adam step over the whole parameter set: JavaScript reference vs the shard's SIMD kernel. */
+function adamKernels(params: readonly NamedTensor[]): { jsUs: number; wasmUs: number } {
+  const o = compileAdamOptions();
+  const arena = SliceArena.allocate(params.map((t) => t.data.length));
+  const state = params.map((t, i) => {
+    const a = arena.tensors[i] as (typeof arena.tensors)[number];
+    a.params.set(t.data);
+    a.grad.fill(1e-3);
+    return { p: Float32Array.from(t.data), m: new Float32Array(t.data.length), v: new Float32Array(t.data.length), g: a.grad.slice() };
+  });
+  const floats = params.reduce((n, t) => n + t.data.length, 0);
+  const reps = Math.max(5, Math.round(5e7 / floats));
+  let t = 0;
+  const median = (f: () => void): number => {
+    const batches: number[] = [];
+    for (let b = 0; b < 10; b++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) f();
+      if (b > 0) batches.push(Number(process.hrtime.bigint() - t0) / 1e3 / reps); // the first batch warms up
+    }
+    return batches.sort((a, b) => a - b)[4] as number;
+  };
+  const jsUs = median(() => {
+    t++;
+    for (const s of state) adamStep(s.p, s.m, s.v, s.g, t, o);
+  });
+  const wasmUs = median(() => arena.adam(++t, o, 1));
+  return { jsUs, wasmUs };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--serve')) return serve();
@@ -167,6 +199,7 @@ async function main(): Promise<void> {
     const params = controllerParams(hidden);
     const floats = params.reduce((a, t) => a + t.data.length, 0);
     const bytes = floats * 4;
+    const adam = adamKernels(params);
     const experiment = `bench-${label}`;
     await ps.init(experiment, params);
     const grads = params.map((t) => ({ ...t, data: new Float32Array(t.data.length).fill(1e-3) }));
@@ -193,6 +226,7 @@ async function main(): Promise<void> {
       floats,
       bytes,
       repeats,
+      adamUs: adam,
       ms: s,
       ratio: {
         pullVsEcho: ratio(s.pull, s['echo-pull']),
@@ -204,6 +238,7 @@ async function main(): Promise<void> {
     results.push(entry);
     const f = (x: number): string => x.toFixed(3);
     lines.push(`${label}: ${floats} floats (${(bytes / 1024).toFixed(0)} KiB), ${repeats} calls each${gapMs > 0 ? `, ${gapMs} ms apart` : ', back to back'}`);
+    lines.push(`  adam step alone: javascript ${adam.jsUs.toFixed(1)} µs, simd kernel ${adam.wasmUs.toFixed(1)} µs (${(adam.jsUs / adam.wasmUs).toFixed(1)}x)`);
     for (const k of Object.keys(s) as (keyof typeof s)[]) lines.push(`  ${k.padEnd(10)} p50 ${f(s[k].p50)} ms  p99 ${f(s[k].p99)} ms`);
     lines.push(
       `  ratio shard/echo: pull p50 ${entry.ratio.pullVsEcho.p50.toFixed(2)} p99 ${entry.ratio.pullVsEcho.p99.toFixed(2)}; ` +
