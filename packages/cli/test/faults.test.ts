@@ -33,10 +33,10 @@ async function cluster(id: string, budget: number, timeScale: number) {
   for (let w = 0; w < 3; w++) {
     services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redis.url, NASRL_WORKER_ID: `w${w}`, NASRL_WORKER_LOCK_DURATION_MS: '3000' }, path.join(dir, `worker-${w}.log`)));
   }
-  const startController = (r: number): ServiceProcess => {
+  const startController = (r: number, env: Record<string, string> = {}): ServiceProcess => {
     const c = startService(`controller ${r}`, 'services/controller/dist/src/main.js', {
       REDIS_URL: redis.url, NASRL_CONTROLLER_EXPERIMENT: id, NASRL_CONTROLLER_REPLICA: String(r),
-      NASRL_CONTROLLER_PS_SHARDS: addresses.join(','), NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
+      NASRL_CONTROLLER_PS_SHARDS: addresses.join(','), NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true', ...env,
     }, path.join(dir, `controller-${r}.log`));
     services.push(c);
     return c;
@@ -104,6 +104,37 @@ test('a controller replica killed in the middle of a step: its gradient is appli
     } finally {
       client.close();
     }
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a replica that dies between reserving architectures and enqueuing them loses none of the budget', { timeout: 300_000 }, async () => {
+  const c = await cluster('fault-reservation', 40, 0.002);
+  try {
+    // Reservations made and never enqueued, as a replica killed right after reserving leaves them: one of
+    // replica 0 (which restarts below) and one of replica 7 (which never comes back).
+    const own = await c.store.reserve(c.config.id, 0, 4);
+    const orphan = await c.store.reserve(c.config.id, 7, 4);
+    assert.ok(own && orphan);
+    const stale = { NASRL_CONTROLLER_RESERVATION_STALE_MS: '1500' };
+    const exits = Promise.all([c.startController(0, stale), c.startController(1, stale)].map((p) => p.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void c.store.outstandingReservations(c.config.id).then((left) => reject(new Error(`controllers still running after 120 s; reservations left: ${left.join(', ') || 'none'}; logs in ${c.dir}`)));
+      }, 120_000);
+    });
+    const codes = await Promise.race([exits, deadline]).finally(() => clearTimeout(timer));
+    assert.deepEqual(codes, [0, 0], `controllers exit cleanly; logs in ${c.dir}`);
+    const results = await c.store.results(c.config.id);
+    assert.equal(results.length, 40, 'the whole budget was evaluated');
+    for (const r of [own, orphan]) {
+      assert.equal(results.filter((x) => x.stepId === r.stepId).length, 4, `step ${r.stepId} was sampled and evaluated`);
+      assert.equal(await c.store.isStepApplied(c.config.id, r.stepId), true, `step ${r.stepId} was applied`);
+    }
+    assert.deepEqual(await c.store.outstandingReservations(c.config.id), []);
+    assert.equal(new Set(results.map((x) => x.childId)).size, 40, 'no architecture counted twice');
   } finally {
     await c.stop();
   }

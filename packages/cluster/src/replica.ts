@@ -1,6 +1,6 @@
 import { Job, type FlowProducer, type Queue, type QueueEvents } from 'bullmq';
 import { Rng } from '@nasrl/controller';
-import { enqueueStep, stepJobId, type ChildJob, type ExperimentStore, type StepJob } from '@nasrl/queue';
+import { enqueueStep, stepJobId, type ChildJob, type ExperimentStore, type Reservation, type StepJob } from '@nasrl/queue';
 import type { ParameterServerClient } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { depthFor, forShards, hashSeed, layersArg, type ExperimentRuntime } from './experiment';
@@ -20,7 +20,15 @@ export interface ReplicaOptions {
   /** Told about each sampled batch (count, entropies), for metrics. Default: none. */
   readonly metrics?: SampleObserver;
   /** Called after each finished step. */
-  readonly onStep?: (info: { stepId: string; sampled: number; layers: number }) => void;
+  readonly onStep?: (info: { stepId: string; sampled: number; layers: number; claimed: boolean }) => void;
+  /**
+   * A reservation another replica has held this long without enqueuing its step is taken over (that replica
+   * died between reserving and enqueuing). Reserving, pulling θ and sampling take well under a second, so
+   * the default leaves a wide margin. Default 60,000 ms.
+   */
+  readonly reservationStaleMs?: number;
+  /** How often a replica with nothing to reserve looks again while other replicas hold reservations. Default 1,000 ms. */
+  readonly pollMs?: number;
 }
 
 /** What a replica did before it stopped. */
@@ -33,56 +41,84 @@ export interface ReplicaSummary {
  * One controller replica (SPEC.md section 5): pull θ from every shard, sample m architectures, enqueue them
  * as one flow, wait until the step has been completed (by any replica's step processor), repeat until the
  * experiment's architecture budget is spent or `signal` aborts.
+ *
+ * Architectures are reserved from the budget before sampling and the reservation is released once the flow
+ * is enqueued. A reservation left behind by a replica that died in between is driven to completion by the
+ * same replica when it restarts, or by any replica once it is stale, under the step id it was made for, so
+ * the budget is spent exactly even when replicas die.
  */
 export class ControllerReplica {
   constructor(private readonly o: ReplicaOptions) {}
 
-  /** Runs steps until the budget is spent or the signal aborts. */
+  /** Runs steps until the budget is spent (and no other replica holds a reservation) or the signal aborts. */
   async run(signal?: AbortSignal): Promise<ReplicaSummary> {
-    const { config, space, policy } = this.o.runtime;
-    const seed = this.o.seed ?? hashSeed(`sample:${config.id}`);
+    const { config, policy } = this.o.runtime;
+    const staleMs = this.o.reservationStaleMs ?? 60_000;
     // Every replica offers the same initial parameters; the shards keep the first and ignore the rest.
     await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters())), undefined, signal);
     let steps = 0;
     let sampled = 0;
     while (!signal?.aborted) {
-      const { granted, sampledBefore } = await this.o.store.reserve(config.id, config.childrenPerStep);
-      if (granted === 0) break;
-      const stepNo = await this.o.store.nextStep(config.id, this.o.replica);
-      const stepId = `r${this.o.replica}-s${stepNo}`;
+      const claimed = await this.o.store.claimReservation(config.id, this.o.replica, staleMs);
+      const reservation = claimed ?? (await this.o.store.reserve(config.id, this.o.replica, config.childrenPerStep));
+      if (!reservation) {
+        // The budget is spent; a replica that died holding a reservation may still leave one to take over.
+        if ((await this.o.store.outstandingReservations(config.id)).length === 0) break;
+        await sleep(this.o.pollMs ?? 1_000, signal);
+        continue;
+      }
+      const layers = await this.drive(reservation, signal);
+      steps++;
+      sampled += reservation.granted;
+      this.o.onStep?.({ stepId: reservation.stepId, sampled: reservation.granted, layers, claimed: claimed !== null });
+    }
+    return { steps, sampled };
+  }
+
+  // Samples the reservation's architectures, enqueues its step unless that already happened, releases the
+  // reservation and waits for the step. Returns the number of layers the step sampled.
+  private async drive(r: Reservation, signal?: AbortSignal): Promise<number> {
+    const { config, space, policy } = this.o.runtime;
+    const layers = depthFor(space, r.sampledBefore);
+    const parentId = stepJobId(config.id, r.stepId);
+    // A claimed reservation's replica may have enqueued the step before dying, or the step may even be done.
+    if (await this.o.store.isStepApplied(config.id, r.stepId)) {
+      await this.o.store.releaseReservation(config.id, r.stepId);
+      return layers;
+    }
+    if (!(await Job.fromId(this.o.stepsQueue, parentId))) {
+      const seed = this.o.seed ?? hashSeed(`sample:${config.id}`);
       const { tensors, versions } = await retryTransient(() => this.o.params.pull(config.id), undefined, signal);
       policy.setParameters(tensors);
-      const layers = depthFor(space, sampledBefore);
-      const rng = new Rng(hashSeed(`${seed}:${this.o.replica}:${stepNo}`));
-      const samples = policy.sample(granted, rng, layersArg(space, layers));
+      const rng = new Rng(hashSeed(`${seed}:${r.replica}:${r.stepNo}`));
+      const samples = policy.sample(r.granted, rng, layersArg(space, layers));
       this.o.metrics?.sampled(config.id, samples.map((s) => s.entropy));
       const archs = samples.map((s) => space.decode(s.tokens, layersArg(space, layers)));
       const step: StepJob = {
         experiment: config.id,
-        stepId,
-        replica: this.o.replica,
+        stepId: r.stepId,
+        replica: r.replica,
         layers,
         samples: samples.map((s, i) => ({ tokens: s.tokens, logProb: s.logProb, archKey: space.key(archs[i]) })),
         parameterVersions: versions,
       };
       const children: ChildJob[] = samples.map((s, index) => ({
         experiment: config.id,
-        stepId,
+        stepId: r.stepId,
         index,
-        replica: this.o.replica,
+        replica: r.replica,
         tokens: s.tokens,
         layers,
         archKey: space.key(archs[index]),
         arch: space.toJSON(archs[index]),
         parameterVersions: versions,
       }));
+      // Job ids are deterministic: if the step's first owner enqueues it too (it was only slow), one flow wins.
       await enqueueStep(this.o.flow, step, children);
-      await this.waitForStep(stepJobId(config.id, stepId), signal);
-      steps++;
-      sampled += granted;
-      this.o.onStep?.({ stepId, sampled: granted, layers });
     }
-    return { steps, sampled };
+    await this.o.store.releaseReservation(config.id, r.stepId);
+    await this.waitForStep(parentId, signal);
+    return layers;
   }
 
   private async waitForStep(parentId: string, signal?: AbortSignal): Promise<void> {
@@ -96,4 +132,16 @@ export class ControllerReplica {
     // On abort the step is left to the other replicas' (or this one's, after restart) step processors.
     await Promise.race([finished, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -9,9 +9,10 @@
  * const redis = connectRedis('redis://127.0.0.1:6379');
  * const store = new ExperimentStore(redis);
  * const config = await store.create(parseExperimentConfig({ id: 'nb', space: 'nb201', tablePath: 'nas-bench-201.csv' }));
- * const { granted, sampledBefore } = await store.reserve('nb', config.childrenPerStep);
- * const stepId = `r0-${await store.nextStep('nb', 0)}`;
+ * const reservation = await store.reserve('nb', 0, config.childrenPerStep); // null once the budget is spent
+ * const { stepId, granted, sampledBefore } = reservation;
  * await enqueueStep(new FlowProducer({ connection: redis }), step, children); // parent + m children, one flow
+ * await store.releaseReservation('nb', stepId);
  * // later, in the steps-queue worker: const outcomes = await readStepResults(parentJob);
  * const { before } = await store.updateBaseline('nb', rewards, config.baselineDecay, stepId);
  * ```
@@ -23,7 +24,7 @@ export { EVALUATOR_NAMES, EXPERIMENT_DEFAULTS, EXPERIMENT_ID_PATTERN, SPACE_NAME
 export type { ChildJob, ChildResult, StepJob, StepSample } from './jobs';
 export { STEP_ID_PATTERN, childJobId, parseChildJob, parseChildResult, parseStepJob, stepJobId } from './jobs';
 export type { BaselineUpdate, EvaluationRecord, Reservation, StoredEvaluation } from './store';
-export { ExperimentStore, evaluationRecord } from './store';
+export { ExperimentStore, evaluationRecord, replicaStepId } from './store';
 export { EXPERIMENTS_KEY, KEY_PREFIX, experimentKeys } from './keys';
 export type { ChildOutcome, EnqueuedStep, EnqueueOptions, ParentJobLike } from './queues';
 export { CHILDREN_QUEUE, ENQUEUE_DEFAULTS, STEPS_QUEUE, childJobOptions, enqueueStep, readStepResults } from './queues';

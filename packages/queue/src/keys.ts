@@ -19,6 +19,7 @@ export function experimentKeys(id: string) {
     resultIndex: `${base}result-index`,
     rewards: `${base}rewards`,
     applied: `${base}applied`,
+    reservations: `${base}reservations`,
     replicaStep: (replica: number) => `${base}replica:${replica}:step`,
   };
 }

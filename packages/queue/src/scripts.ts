@@ -19,16 +19,49 @@ export class LuaScript {
   }
 }
 
-/** KEYS: config, sampled. ARGV: wanted. Returns {granted, sampledBefore}; granted −1 when the experiment is missing. */
+/**
+ * KEYS: config, sampled, the replica's step counter, reservations. ARGV: wanted, replica, step-id prefix.
+ * Grants up to `wanted` architectures of the budget, numbers the step and records the reservation under its
+ * step id, all at once. Returns {granted, sampledBefore, stepNo}; granted −1 when the experiment is missing,
+ * 0 (and no step) when the budget is spent.
+ */
 export const RESERVE = new LuaScript(`
 local cfg = redis.call('GET', KEYS[1])
-if not cfg then return {-1, 0} end
+if not cfg then return {-1, 0, 0} end
 local budget = tonumber(cjson.decode(cfg).budgetArchs)
 local sampled = tonumber(redis.call('GET', KEYS[2]) or '0')
 local granted = math.min(tonumber(ARGV[1]), budget - sampled)
-if granted < 0 then granted = 0 end
-if granted > 0 then redis.call('INCRBY', KEYS[2], granted) end
-return {granted, sampled}
+if granted <= 0 then return {0, sampled, 0} end
+redis.call('INCRBY', KEYS[2], granted)
+local step = redis.call('INCR', KEYS[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local replica = tonumber(ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[3] .. step, cjson.encode({replica = replica, stepNo = step, granted = granted, sampledBefore = sampled, owner = replica, at = now}))
+return {granted, sampled, step}
+`);
+
+/**
+ * KEYS: reservations. ARGV: replica, stale-after ms. Takes over one outstanding reservation: one this replica
+ * owns (left by an earlier run of it) or one untouched for at least stale-after ms (its owner died). Makes the
+ * caller its owner and restarts its clock. Returns {step id, reservation JSON}, or nil when there is none.
+ */
+export const CLAIM_RESERVATION = new LuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local me = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local r = cjson.decode(all[i + 1])
+  if r.owner == me or now - r.at >= tonumber(ARGV[2]) then
+    r.owner = me
+    r.at = now
+    local text = cjson.encode(r)
+    redis.call('HSET', KEYS[1], all[i], text)
+    return {all[i], text}
+  end
+end
+return nil
 `);
 
 /**
@@ -70,10 +103,4 @@ if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end
 local n = redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], n - 1)
 return n - 1
-`);
-
-/** KEYS: config, counter. Returns the incremented counter, or −1 when the experiment is missing. */
-export const INCR_IF_EXISTS = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return redis.call('INCR', KEYS[2])
 `);

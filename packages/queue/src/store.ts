@@ -4,7 +4,7 @@ import { parseExperimentConfig, type ExperimentConfig } from './config';
 import { ConflictError, ExperimentNotFoundError } from './errors';
 import { parseChildResult, type ChildJob, type ChildResult } from './jobs';
 import { EXPERIMENTS_KEY, experimentKeys } from './keys';
-import { INCR_IF_EXISTS, RECORD_RESULT, RESERVE, UPDATE_BASELINE } from './scripts';
+import { CLAIM_RESERVATION, RECORD_RESULT, RESERVE, UPDATE_BASELINE } from './scripts';
 
 /** What the results store keeps for one evaluated child. */
 export interface EvaluationRecord {
@@ -38,12 +38,31 @@ export interface BaselineUpdate {
   readonly applied: boolean;
 }
 
-/** The outcome of a reservation of architectures from the budget. */
+/**
+ * Architectures of the budget reserved for one controller step. It stays in the store from the reservation
+ * until its step has been enqueued (releaseReservation), so a replica that dies in between does not lose it:
+ * the replica's next run, or any replica once it is stale, claims it and enqueues the step.
+ */
 export interface Reservation {
-  /** Architectures this caller may sample now, 0..m; 0 means the budget is spent. */
+  /** The step the architectures are for: `r<replica>-s<stepNo>`. */
+  readonly stepId: string;
+  /** The replica that reserved it (the step id and the sampling seed derive from it). */
+  readonly replica: number;
+  /** The reserving replica's step number, 1, 2, ...; survives restarts of the replica. */
+  readonly stepNo: number;
+  /** Architectures to sample, 1..m. */
   readonly granted: number;
-  /** Architectures reserved before this call, over all replicas (drives the depth schedule). */
+  /** Architectures reserved before this one, over all replicas (drives the depth schedule). */
   readonly sampledBefore: number;
+}
+
+/** The step id of a replica's n-th step. */
+export function replicaStepId(replica: number, stepNo: number): string {
+  return `${stepIdPrefix(replica)}${stepNo}`;
+}
+
+function stepIdPrefix(replica: number): string {
+  return `r${replica}-s`;
 }
 
 /** The record of a child job's evaluation, for recordResult. */
@@ -114,28 +133,46 @@ export class ExperimentStore {
   }
 
   /**
-   * Atomically reserves up to `m` architectures of the experiment's budget (budgetArchs): the sum granted to
-   * all callers never exceeds it. `sampledBefore` is the count reserved before this call.
+   * Atomically reserves up to `m` architectures of the experiment's budget (budgetArchs) for the replica's
+   * next step: the sum granted to all callers never exceeds it. Returns null when the budget is spent. The
+   * reservation is kept until releaseReservation; see claimReservation for one whose replica died.
    */
-  async reserve(id: string, m: number): Promise<Reservation> {
-    if (!Number.isInteger(m) || m < 0) throw new RangeError(`reserve: m must be a non-negative integer, got ${m}`);
+  async reserve(id: string, replica: number, m: number): Promise<Reservation | null> {
+    if (!Number.isInteger(m) || m < 1) throw new RangeError(`reserve: m must be a positive integer, got ${m}`);
+    if (!Number.isInteger(replica) || replica < 0) throw new RangeError(`reserve: replica must be a non-negative integer, got ${replica}`);
     const k = experimentKeys(id);
-    const [granted, sampledBefore] = (await RESERVE.run(this.redis, [k.config, k.sampled], [m])) as [number, number];
+    const [granted, sampledBefore, stepNo] = (await RESERVE.run(this.redis, [k.config, k.sampled, k.replicaStep(replica), k.reservations], [m, replica, stepIdPrefix(replica)])) as [number, number, number];
     if (granted < 0) throw new ExperimentNotFoundError(id);
-    return { granted, sampledBefore };
+    if (granted === 0) return null;
+    return { stepId: replicaStepId(replica, stepNo), replica, stepNo, granted, sampledBefore };
+  }
+
+  /**
+   * Takes over an outstanding reservation, if there is one this replica should drive: one it owns (made by
+   * an earlier run of this replica, which died before enqueuing the step) or one whose owner has not touched
+   * it for `staleMs` (that replica died or is gone). The caller becomes the owner.
+   */
+  async claimReservation(id: string, replica: number, staleMs: number): Promise<Reservation | null> {
+    if (!(staleMs >= 0)) throw new RangeError(`claimReservation: staleMs must be a non-negative number, got ${staleMs}`);
+    const out = (await CLAIM_RESERVATION.run(this.redis, [experimentKeys(id).reservations], [replica, Math.round(staleMs)])) as [string, string] | null;
+    if (out === null) return null;
+    const r = JSON.parse(out[1]) as { replica: number; stepNo: number; granted: number; sampledBefore: number };
+    return { stepId: out[0], replica: r.replica, stepNo: r.stepNo, granted: r.granted, sampledBefore: r.sampledBefore };
+  }
+
+  /** Forgets a reservation once its step is enqueued (or known to be done); returns whether it was there. */
+  async releaseReservation(id: string, stepId: string): Promise<boolean> {
+    return (await this.redis.hdel(experimentKeys(id).reservations, stepId)) === 1;
+  }
+
+  /** Step ids of the reservations not yet released. */
+  async outstandingReservations(id: string): Promise<string[]> {
+    return (await this.redis.hkeys(experimentKeys(id).reservations)).sort();
   }
 
   /** Architectures reserved so far over all replicas. */
   async sampled(id: string): Promise<number> {
     return Number((await this.redis.get(experimentKeys(id).sampled)) ?? 0);
-  }
-
-  /** The next step number of a replica: 1, 2, ...; survives a restart of the replica. */
-  async nextStep(id: string, replica: number): Promise<number> {
-    const k = experimentKeys(id);
-    const n = (await INCR_IF_EXISTS.run(this.redis, [k.config, k.replicaStep(replica)], [])) as number;
-    if (n < 0) throw new ExperimentNotFoundError(id);
-    return n;
   }
 
   /**

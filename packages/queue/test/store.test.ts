@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { updateBaseline, EMPTY_BASELINE, type BaselineState } from '@nasrl/controller';
 import {
-  ConflictError, ExperimentNotFoundError, ExperimentStore, connectRedis, parseExperimentConfig, startRedisServer,
-  type ChildResult, type EvaluationRecord, type TestRedisServer,
+  ConflictError, ExperimentNotFoundError, ExperimentStore, connectRedis, parseExperimentConfig, replicaStepId, startRedisServer,
+  type ChildResult, type EvaluationRecord, type Reservation, type TestRedisServer,
 } from '../src';
 
 let server: TestRedisServer;
@@ -48,27 +48,58 @@ test('create, get, list; the same config again is fine, a different one conflict
 
 test('unknown experiments are named in the error', async () => {
   await assert.rejects(store.get('nope'), (e: unknown) => e instanceof ExperimentNotFoundError && e.message.includes('"nope"'));
-  await assert.rejects(store.reserve('nope', 1), ExperimentNotFoundError);
+  await assert.rejects(store.reserve('nope', 0, 1), ExperimentNotFoundError);
   await assert.rejects(store.updateBaseline('nope', [1], 0.9), ExperimentNotFoundError);
-  await assert.rejects(store.nextStep('nope', 0), ExperimentNotFoundError);
   await assert.rejects(store.recordResult('nope', 'c', record('s', 0, 1)), ExperimentNotFoundError);
 });
 
-test('concurrent reservations never exceed the budget', async () => {
+test('concurrent reservations never exceed the budget and number each replica\'s steps', async () => {
   const c = await experiment({ budgetArchs: 37 });
   const stores = Array.from({ length: 6 }, () => new ExperimentStore(connect()));
-  const calls = Array.from({ length: 60 }, (_, i) => (stores[i % stores.length] as ExperimentStore).reserve(c.id, 3));
-  const got = await Promise.all(calls);
+  const calls = Array.from({ length: 60 }, (_, i) => (stores[i % stores.length] as ExperimentStore).reserve(c.id, i % 3, 3));
+  const got = (await Promise.all(calls)).filter((r): r is Reservation => r !== null);
   assert.equal(got.reduce((s, r) => s + r.granted, 0), 37);
   assert.equal(await store.sampled(c.id), 37);
   // Each grant starts where the previous one ended: the intervals tile [0, 37).
-  const intervals = got.filter((r) => r.granted > 0).sort((a, b) => a.sampledBefore - b.sampledBefore);
+  const intervals = [...got].sort((a, b) => a.sampledBefore - b.sampledBefore);
   let at = 0;
   for (const r of intervals) {
     assert.equal(r.sampledBefore, at);
     at += r.granted;
   }
-  assert.deepEqual(await store.reserve(c.id, 5), { granted: 0, sampledBefore: 37 });
+  // Step numbers per replica are 1..k without gaps, and each step id names its replica and number.
+  for (const replica of [0, 1, 2]) {
+    const mine = got.filter((r) => r.replica === replica).map((r) => r.stepNo).sort((a, b) => a - b);
+    assert.deepEqual(mine, mine.map((_, i) => i + 1));
+  }
+  for (const r of got) assert.equal(r.stepId, replicaStepId(r.replica, r.stepNo));
+  assert.equal(await store.reserve(c.id, 0, 5), null);
+  // Every reservation is outstanding until released.
+  assert.equal((await store.outstandingReservations(c.id)).length, got.length);
+  for (const r of got) assert.equal(await store.releaseReservation(c.id, r.stepId), true);
+  assert.deepEqual(await store.outstandingReservations(c.id), []);
+  assert.equal(await store.releaseReservation(c.id, 'r0-s1'), false);
+});
+
+test('a reservation left behind is claimed by its replica at once and by others only once stale', async () => {
+  const c = await experiment({ budgetArchs: 10 });
+  const r = await store.reserve(c.id, 1, 4);
+  assert.ok(r);
+  // Another replica may not take a fresh reservation...
+  assert.equal(await store.claimReservation(c.id, 0, 60_000), null);
+  // ...but the replica that made it (restarted) takes it back at once, with everything needed to redo the step.
+  assert.deepEqual(await store.claimReservation(c.id, 1, 60_000), r);
+  // Once stale, any replica takes it over and becomes its owner: the first owner then cannot take it back
+  // until it is stale again, so at most one replica drives it at a time.
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const taken = await store.claimReservation(c.id, 2, 50);
+  assert.deepEqual(taken, r);
+  assert.equal(await store.claimReservation(c.id, 1, 60_000), null);
+  assert.deepEqual(await store.claimReservation(c.id, 2, 60_000), r);
+  await store.releaseReservation(c.id, r.stepId);
+  assert.equal(await store.claimReservation(c.id, 2, 0), null);
+  // The budget counted the reservation once: 6 left.
+  assert.equal((await store.reserve(c.id, 0, 8))?.granted, 6);
 });
 
 test('concurrent baseline updates lose nothing and match the JavaScript EMA', async () => {
@@ -116,15 +147,12 @@ test('results are stored once per child id, in order of arrival', async () => {
   assert.equal(await store.resultFor(c.id, 'missing'), null);
 });
 
-test('reward cache, step counters and applied steps', async () => {
+test('reward cache and applied steps', async () => {
   const c = await experiment();
   assert.equal(await store.cachedReward(c.id, 'k'), null);
   assert.equal(await store.cacheReward(c.id, 'k', result(0.4)), true);
   assert.equal(await store.cacheReward(c.id, 'k', result(0.9)), false);
   assert.deepEqual(await store.cachedReward(c.id, 'k'), result(0.4));
-  assert.equal(await store.nextStep(c.id, 0), 1);
-  assert.equal(await store.nextStep(c.id, 0), 2);
-  assert.equal(await store.nextStep(c.id, 1), 1);
   assert.equal(await store.isStepApplied(c.id, 's1'), false);
   assert.equal(await store.markStepApplied(c.id, 's1'), true);
   assert.equal(await store.markStepApplied(c.id, 's1'), false);

@@ -10,6 +10,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   NASRL_CONTROLLER_PS_SHARDS: 'comma-separated host:port of every parameter-server shard, in shard order (required)',
   NASRL_CONTROLLER_SEED: 'seed of the replica\'s sampling. Default: derived from the experiment id',
   NASRL_CONTROLLER_EXIT_WHEN_DONE: 'exit once the budget is spent and no step is pending (true/false). Default false',
+  NASRL_CONTROLLER_RESERVATION_STALE_MS: 'a reservation of architectures that another replica has not enqueued for this long is taken over (its replica died). Default 60000',
   NASRL_CONTROLLER_PS_TLS_CA_FILE: 'PEM CA bundle that signs the shards\' certificates; enables TLS',
   NASRL_CONTROLLER_PS_TLS_CERT_FILE: 'PEM client certificate for shards that require one',
   NASRL_CONTROLLER_PS_TLS_KEY_FILE: 'PEM private key of the client certificate',
@@ -28,6 +29,7 @@ export interface ControllerServiceConfig {
   readonly shards: string[];
   readonly seed: number | undefined;
   readonly exitWhenDone: boolean;
+  readonly reservationStaleMs: number;
   readonly tls: { caFile?: string; certFile?: string; keyFile?: string } | null;
   readonly metricsHost: string;
   readonly metricsPort: number;
@@ -75,6 +77,10 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
   if (seedText !== undefined && !/^\d{1,10}$/.test(seedText)) throw new ControllerConfigError(`NASRL_CONTROLLER_SEED: expected a non-negative integer, got ${JSON.stringify(seedText)}`);
   const exitText = raw('NASRL_CONTROLLER_EXIT_WHEN_DONE') ?? 'false';
   if (exitText !== 'true' && exitText !== 'false') throw new ControllerConfigError(`NASRL_CONTROLLER_EXIT_WHEN_DONE: expected true or false, got ${JSON.stringify(exitText)}`);
+  const staleText = raw('NASRL_CONTROLLER_RESERVATION_STALE_MS') ?? '60000';
+  if (!/^\d{1,9}$/.test(staleText) || Number(staleText) < 100) {
+    throw new ControllerConfigError(`NASRL_CONTROLLER_RESERVATION_STALE_MS: expected an integer number of milliseconds, at least 100, got ${JSON.stringify(staleText)}`);
+  }
   const ca = raw('NASRL_CONTROLLER_PS_TLS_CA_FILE');
   const cert = raw('NASRL_CONTROLLER_PS_TLS_CERT_FILE');
   const key = raw('NASRL_CONTROLLER_PS_TLS_KEY_FILE');
@@ -91,6 +97,7 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
     shards,
     seed: seedText === undefined ? undefined : Number(seedText) >>> 0,
     exitWhenDone: exitText === 'true',
+    reservationStaleMs: Number(staleText),
     metricsHost,
     metricsPort: Number(portText),
     tls: ca || cert ? { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : null,

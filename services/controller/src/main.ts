@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   loaded = true;
   log('started', { experiment: experiment.id, replica: config.replica, shards: config.shards.length });
   const replica = new ControllerReplica({
-    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents, metrics,
+    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
     onStep: (info) => log('step-done', info),
   });

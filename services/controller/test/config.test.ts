@@ -22,3 +22,15 @@ test('a malformed metrics port or an unknown key is refused, naming the key', ()
     assert.throws(() => parseControllerEnv({ ...required, ...env }), (e: unknown) => e instanceof ControllerConfigError && message.test(e.message));
   }
 });
+
+test('the reservation takeover delay defaults to 60 s; a malformed or tiny one is refused', () => {
+  assert.equal(parseControllerEnv(required).reservationStaleMs, 60_000);
+  assert.equal(parseControllerEnv({ ...required, NASRL_CONTROLLER_RESERVATION_STALE_MS: '1500' }).reservationStaleMs, 1500);
+  for (const bad of ['10', '-5', '1e4', 'soon']) {
+    assert.throws(
+      () => parseControllerEnv({ ...required, NASRL_CONTROLLER_RESERVATION_STALE_MS: bad }),
+      (e: unknown) => e instanceof ControllerConfigError && /NASRL_CONTROLLER_RESERVATION_STALE_MS: expected an integer number of milliseconds/.test(e.message),
+      bad,
+    );
+  }
+});
