@@ -67,7 +67,7 @@ export class ControllerReplica {
         await sleep(this.o.pollMs ?? 1_000, signal);
         continue;
       }
-      const layers = await this.drive(reservation, signal);
+      const layers = await this.drive(reservation, claimed !== null, signal);
       steps++;
       sampled += reservation.granted;
       this.o.onStep?.({ stepId: reservation.stepId, sampled: reservation.granted, layers, claimed: claimed !== null });
@@ -75,18 +75,18 @@ export class ControllerReplica {
     return { steps, sampled };
   }
 
-  // Samples the reservation's architectures, enqueues its step unless that already happened, releases the
-  // reservation and waits for the step. Returns the number of layers the step sampled.
-  private async drive(r: Reservation, signal?: AbortSignal): Promise<number> {
+  // Samples the reservation's architectures, enqueues its step unless that already happened (possible only for
+  // a claimed reservation), releases the reservation and waits for the step. Returns the step's layer count.
+  private async drive(r: Reservation, claimed: boolean, signal?: AbortSignal): Promise<number> {
     const { config, space, policy } = this.o.runtime;
     const layers = depthFor(space, r.sampledBefore);
     const parentId = stepJobId(config.id, r.stepId);
     // A claimed reservation's replica may have enqueued the step before dying, or the step may even be done.
-    if (await this.o.store.isStepApplied(config.id, r.stepId)) {
+    if (claimed && (await this.o.store.isStepApplied(config.id, r.stepId))) {
       await this.o.store.releaseReservation(config.id, r.stepId);
       return layers;
     }
-    if (!(await Job.fromId(this.o.stepsQueue, parentId))) {
+    if (!claimed || !(await Job.fromId(this.o.stepsQueue, parentId))) {
       const seed = this.o.seed ?? hashSeed(`sample:${config.id}`);
       const { tensors, versions } = await retryTransient(() => this.o.params.pull(config.id), undefined, signal);
       policy.setParameters(tensors);
