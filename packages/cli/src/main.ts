@@ -10,7 +10,7 @@ Commands:
   nasrl bench cluster [...]      orchestration overhead, architectures/s and worker utilisation of a local cluster
   nasrl train-arch ARCH.json     train one architecture and print its curve and reward
   nasrl local [...]              the whole cluster on this machine (nasrl local --help)
-  nasrl status [ID]              experiments, or one experiment's progress and queues
+  nasrl status [ID]              experiments, or one experiment's progress and queues (--queue-prefix P)
   nasrl top -k N ID              the N best architectures of an experiment
   nasrl export ID --out DIR      results.jsonl and best.json of an experiment
 

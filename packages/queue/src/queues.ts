@@ -7,6 +7,11 @@ export const CHILDREN_QUEUE = 'nasrl-children';
 /** The queue of step (parent) jobs, consumed by controller replicas once all of a step's children are done. */
 export const STEPS_QUEUE = 'nasrl-steps';
 
+/** BullMQ's key prefix unless configured otherwise; controllers and workers of one cluster must share it. */
+export const DEFAULT_QUEUE_PREFIX = 'bull';
+/** What a queue prefix may look like (it becomes part of every BullMQ key). */
+export const QUEUE_PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /** Retry and retention policies of enqueueStep. */
 export interface EnqueueOptions {
   /** Attempts of a child job, the first included. Default 3. */

@@ -1,3 +1,6 @@
+import { ServiceEnv } from '@nasrl/env';
+import { DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN } from '@nasrl/queue';
+
 /** Prefix of the controller service's own environment variables (REDIS_URL is shared by every service). */
 export const ENV_PREFIX = 'NASRL_CONTROLLER_';
 
@@ -10,6 +13,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   NASRL_CONTROLLER_PS_SHARDS: 'comma-separated host:port of every parameter-server shard, in shard order (required)',
   NASRL_CONTROLLER_SEED: 'seed of the replica\'s sampling. Default: derived from the experiment id',
   NASRL_CONTROLLER_EXIT_WHEN_DONE: 'exit once the budget is spent and no step is pending (true/false). Default false',
+  NASRL_CONTROLLER_QUEUE_PREFIX: 'BullMQ key prefix, the same as the workers\' (NASRL_WORKER_QUEUE_PREFIX). Default bull',
   NASRL_CONTROLLER_RESERVATION_STALE_MS: 'a reservation of architectures that another replica has not enqueued for this long is taken over (its replica died). Default 60000',
   NASRL_CONTROLLER_PS_TLS_CA_FILE: 'PEM CA bundle that signs the shards\' certificates; enables TLS',
   NASRL_CONTROLLER_PS_TLS_CERT_FILE: 'PEM client certificate for shards that require one',
@@ -30,6 +34,7 @@ export interface ControllerServiceConfig {
   readonly seed: number | undefined;
   readonly exitWhenDone: boolean;
   readonly reservationStaleMs: number;
+  readonly queuePrefix: string;
   readonly tls: { caFile?: string; certFile?: string; keyFile?: string } | null;
   readonly metricsHost: string;
   readonly metricsPort: number;
@@ -46,60 +51,37 @@ export class ControllerConfigError extends Error {
 
 /** Parses the environment once; throws ControllerConfigError naming the first bad key. */
 export function parseControllerEnv(env: Readonly<Record<string, string | undefined>>): ControllerServiceConfig {
-  const unknown = Object.keys(env).filter((k) => k.startsWith(ENV_PREFIX) && !(k in CONTROLLER_ENV));
-  if (unknown.length > 0) throw new ControllerConfigError(`unknown variable ${unknown.sort().join(', ')}; accepted: ${CONTROLLER_ENV_KEYS.join(', ')}`);
-  const raw = (k: string): string | undefined => {
-    const v = env[k]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const required = (k: string): string => {
-    const v = raw(k);
-    if (v === undefined) throw new ControllerConfigError(`${k} is required: ${CONTROLLER_ENV[k]}`);
-    return v;
-  };
-  const replicaText = raw('NASRL_CONTROLLER_REPLICA') ?? '0';
-  const replicaMatch = /^(?:.*-)?(\d+)$/.exec(replicaText);
-  if (!replicaMatch) throw new ControllerConfigError(`NASRL_CONTROLLER_REPLICA: expected an integer or a name ending in "-N", got ${JSON.stringify(replicaText)}`);
-  const shards = required('NASRL_CONTROLLER_PS_SHARDS').split(',').map((s) => s.trim());
+  const e = new ServiceEnv(env, { prefix: ENV_PREFIX, accepted: CONTROLLER_ENV, error: (m) => new ControllerConfigError(m) });
+  const shards = e.required('NASRL_CONTROLLER_PS_SHARDS').split(',').map((s) => s.trim());
   for (const s of shards) {
-    if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(s)) throw new ControllerConfigError(`NASRL_CONTROLLER_PS_SHARDS: "${s}" is not host:port`);
+    if (!/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(s)) throw e.fail('NASRL_CONTROLLER_PS_SHARDS', 'must list host:port addresses separated by commas', s);
   }
   let experimentConfig: unknown | null = null;
-  const configText = raw('NASRL_CONTROLLER_EXPERIMENT_CONFIG');
+  const configText = e.raw('NASRL_CONTROLLER_EXPERIMENT_CONFIG');
   if (configText !== undefined) {
     try {
       experimentConfig = JSON.parse(configText) as unknown;
     } catch (err) {
-      throw new ControllerConfigError(`NASRL_CONTROLLER_EXPERIMENT_CONFIG: not valid JSON (${(err as Error).message})`);
+      throw new ControllerConfigError(`NASRL_CONTROLLER_EXPERIMENT_CONFIG is not valid JSON (${(err as Error).message})`);
     }
   }
-  const seedText = raw('NASRL_CONTROLLER_SEED');
-  if (seedText !== undefined && !/^\d{1,10}$/.test(seedText)) throw new ControllerConfigError(`NASRL_CONTROLLER_SEED: expected a non-negative integer, got ${JSON.stringify(seedText)}`);
-  const exitText = raw('NASRL_CONTROLLER_EXIT_WHEN_DONE') ?? 'false';
-  if (exitText !== 'true' && exitText !== 'false') throw new ControllerConfigError(`NASRL_CONTROLLER_EXIT_WHEN_DONE: expected true or false, got ${JSON.stringify(exitText)}`);
-  const staleText = raw('NASRL_CONTROLLER_RESERVATION_STALE_MS') ?? '60000';
-  if (!/^\d{1,9}$/.test(staleText) || Number(staleText) < 100) {
-    throw new ControllerConfigError(`NASRL_CONTROLLER_RESERVATION_STALE_MS: expected an integer number of milliseconds, at least 100, got ${JSON.stringify(staleText)}`);
-  }
-  const ca = raw('NASRL_CONTROLLER_PS_TLS_CA_FILE');
-  const cert = raw('NASRL_CONTROLLER_PS_TLS_CERT_FILE');
-  const key = raw('NASRL_CONTROLLER_PS_TLS_KEY_FILE');
-  if ((cert === undefined) !== (key === undefined)) throw new ControllerConfigError('NASRL_CONTROLLER_PS_TLS_CERT_FILE and NASRL_CONTROLLER_PS_TLS_KEY_FILE go together');
-  const metricsHost = raw('NASRL_CONTROLLER_METRICS_HOST') ?? '127.0.0.1';
-  if (/\s|\//.test(metricsHost)) throw new ControllerConfigError(`NASRL_CONTROLLER_METRICS_HOST: expected a host name or IP address, got ${JSON.stringify(metricsHost)}`);
-  const portText = raw('NASRL_CONTROLLER_METRICS_PORT') ?? '9465';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new ControllerConfigError(`NASRL_CONTROLLER_METRICS_PORT: expected an integer in [0, 65535], got ${JSON.stringify(portText)}`);
+  const seed = e.matching('NASRL_CONTROLLER_SEED', undefined, /^\d{1,10}$/, 'be a non-negative integer');
+  const ca = e.raw('NASRL_CONTROLLER_PS_TLS_CA_FILE');
+  const cert = e.raw('NASRL_CONTROLLER_PS_TLS_CERT_FILE');
+  const key = e.raw('NASRL_CONTROLLER_PS_TLS_KEY_FILE');
+  if ((cert === undefined) !== (key === undefined)) throw new ControllerConfigError('NASRL_CONTROLLER_PS_TLS_CERT_FILE and NASRL_CONTROLLER_PS_TLS_KEY_FILE must be set together');
   return {
-    redisUrl: raw('REDIS_URL') ?? 'redis://127.0.0.1:6379',
-    experiment: required('NASRL_CONTROLLER_EXPERIMENT'),
+    redisUrl: e.raw('REDIS_URL') ?? 'redis://127.0.0.1:6379',
+    experiment: e.required('NASRL_CONTROLLER_EXPERIMENT'),
     experimentConfig,
-    replica: Number(replicaMatch[1]),
+    replica: e.ordinal('NASRL_CONTROLLER_REPLICA', 0),
     shards,
-    seed: seedText === undefined ? undefined : Number(seedText) >>> 0,
-    exitWhenDone: exitText === 'true',
-    reservationStaleMs: Number(staleText),
-    metricsHost,
-    metricsPort: Number(portText),
+    seed: seed === undefined ? undefined : Number(seed) >>> 0,
+    exitWhenDone: e.bool('NASRL_CONTROLLER_EXIT_WHEN_DONE', false),
+    reservationStaleMs: e.int('NASRL_CONTROLLER_RESERVATION_STALE_MS', 60_000, 100, 2 ** 31 - 1),
+    queuePrefix: e.matching('NASRL_CONTROLLER_QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN, 'match [A-Za-z0-9_.-]{1,64}'),
+    metricsHost: e.host('NASRL_CONTROLLER_METRICS_HOST', '127.0.0.1'),
+    metricsPort: e.port('NASRL_CONTROLLER_METRICS_PORT', 9465),
     tls: ca || cert ? { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : null,
   };
 }

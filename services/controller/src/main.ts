@@ -79,14 +79,15 @@ async function main(): Promise<void> {
     return r;
   };
   const params = new ParameterServerClient({ shards: config.shards, ...(config.tls ? { tls: config.tls } : {}) });
-  const flow = new FlowProducer({ connection });
-  const stepsQueue = new Queue(STEPS_QUEUE, { connection });
-  const childrenQueue = new Queue(CHILDREN_QUEUE, { connection });
+  const prefix = config.queuePrefix;
+  const flow = new FlowProducer({ connection, prefix });
+  const stepsQueue = new Queue(STEPS_QUEUE, { connection, prefix });
+  const childrenQueue = new Queue(CHILDREN_QUEUE, { connection, prefix });
   queues = { children: childrenQueue, steps: stepsQueue };
-  const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: connection.duplicate() });
+  const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: connection.duplicate(), prefix });
   await stepsEvents.waitUntilReady();
   const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics });
-  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: connection.duplicate(), concurrency: 1 });
+  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: connection.duplicate(), prefix, concurrency: 1 });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
   stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
 

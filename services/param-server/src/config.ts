@@ -1,3 +1,4 @@
+import { ServiceEnv } from '@nasrl/env';
 import { STALENESS_RULES, type StalenessRule } from '@nasrl/ps';
 
 /** Prefix of every environment variable the parameter-server service reads. */
@@ -72,89 +73,46 @@ export class ConfigError extends Error {
 
 /** Parses the NASRL_PS_* variables of `env` once; throws ConfigError naming the first bad key. */
 export function parseParamServerEnv(env: Readonly<Record<string, string | undefined>>): ParamServerConfig {
-  const unknown = Object.keys(env).filter((k) => k.startsWith(ENV_PREFIX) && !(k in PARAM_SERVER_ENV));
-  if (unknown.length > 0) {
-    throw new ConfigError(`unknown variable ${unknown.sort().join(', ')}; accepted NASRL_PS_* keys: ${PARAM_SERVER_ENV_KEYS.join(', ')}`);
+  const e = new ServiceEnv(env, { prefix: ENV_PREFIX, accepted: PARAM_SERVER_ENV, error: (m) => new ConfigError(m) });
+  const shardCount = e.int('NASRL_PS_SHARD_COUNT', 1, 1, 10_000);
+  const shardIndex = e.ordinal('NASRL_PS_SHARD_INDEX', 0);
+  if (shardIndex >= shardCount) {
+    throw new ConfigError(`NASRL_PS_SHARD_INDEX is ${shardIndex} but NASRL_PS_SHARD_COUNT is ${shardCount}; the index must be below the count`);
   }
-  // docker-compose and Kubernetes often pass "KEY=" for "not set".
-  const raw = (k: string): string | undefined => {
-    const v = env[k]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const int = (k: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const v = raw(k);
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(`${k} must be an integer in [${min}, ${max}], got '${v}'`);
-    return Number(v);
-  };
-  const num = (k: string, def: number, ok: (x: number) => boolean, range: string): number => {
-    const v = raw(k);
-    if (v === undefined) return def;
-    const x = Number(v);
-    if (!Number.isFinite(x) || !ok(x)) throw new ConfigError(`${k} must be a number ${range}, got '${v}'`);
-    return x;
-  };
-
-  const shardCount = int('NASRL_PS_SHARD_COUNT', 1, 1, 10_000);
-  const shardIndex = parseShardIndex(raw('NASRL_PS_SHARD_INDEX'), shardCount);
-  const host = raw('NASRL_PS_HOST') ?? '127.0.0.1';
-  if (/\s|\//.test(host)) throw new ConfigError(`NASRL_PS_HOST must be a host name or IP address, got '${host}'`);
-  const boundRaw = raw('NASRL_PS_STALENESS_BOUND');
-  let stalenessBound = Infinity;
-  if (boundRaw !== undefined && boundRaw !== 'unbounded') {
-    if (!/^\d+$/.test(boundRaw)) throw new ConfigError(`NASRL_PS_STALENESS_BOUND must be a non-negative integer or "unbounded", got '${boundRaw}'`);
-    stalenessBound = Number(boundRaw);
-  }
-  const rule = raw('NASRL_PS_STALENESS_RULE') ?? 'none';
-  if (!(STALENESS_RULES as readonly string[]).includes(rule)) {
-    throw new ConfigError(`NASRL_PS_STALENESS_RULE must be one of ${STALENESS_RULES.join(', ')}, got '${rule}'`);
-  }
-  const certFile = raw('NASRL_PS_TLS_CERT_FILE');
-  const keyFile = raw('NASRL_PS_TLS_KEY_FILE');
-  const clientCaFile = raw('NASRL_PS_TLS_CLIENT_CA_FILE');
+  const bound = e.matching('NASRL_PS_STALENESS_BOUND', 'unbounded', /^(\d+|unbounded)$/, 'be a non-negative integer or "unbounded"');
+  const certFile = e.raw('NASRL_PS_TLS_CERT_FILE');
+  const keyFile = e.raw('NASRL_PS_TLS_KEY_FILE');
+  const clientCaFile = e.raw('NASRL_PS_TLS_CLIENT_CA_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new ConfigError('NASRL_PS_TLS_CERT_FILE and NASRL_PS_TLS_KEY_FILE must be set together (or neither, for plaintext)');
   }
   if (clientCaFile !== undefined && certFile === undefined) {
     throw new ConfigError('NASRL_PS_TLS_CLIENT_CA_FILE needs NASRL_PS_TLS_CERT_FILE and NASRL_PS_TLS_KEY_FILE (client certificates only work over TLS)');
   }
-  const metricsHost = raw('NASRL_PS_METRICS_HOST') ?? '127.0.0.1';
-  if (/\s|\//.test(metricsHost)) throw new ConfigError(`NASRL_PS_METRICS_HOST must be a host name or IP address, got '${metricsHost}'`);
   const unit = (x: number): boolean => x >= 0 && x < 1;
   return {
     shardIndex,
     shardCount,
-    host,
-    port: int('NASRL_PS_PORT', 7070, 0, 65_535),
-    checkpointDir: raw('NASRL_PS_CHECKPOINT_DIR') ?? null,
-    checkpointEveryUpdates: int('NASRL_PS_CHECKPOINT_EVERY_UPDATES', 100, 0),
-    checkpointIntervalMs: int('NASRL_PS_CHECKPOINT_INTERVAL_MS', 30_000, 0),
-    checkpointKeep: int('NASRL_PS_CHECKPOINT_KEEP', 3, 1, 1_000),
-    stalenessBound,
-    stalenessRule: rule as StalenessRule,
-    accumulate: int('NASRL_PS_ACCUMULATE', 1, 1, 1_000_000),
-    learningRate: num('NASRL_PS_LEARNING_RATE', 0.0006, (x) => x > 0, '> 0'),
-    beta1: num('NASRL_PS_BETA1', 0.9, unit, 'in [0, 1)'),
-    beta2: num('NASRL_PS_BETA2', 0.999, unit, 'in [0, 1)'),
-    epsilon: num('NASRL_PS_EPSILON', 1e-8, (x) => x > 0, '> 0'),
-    maxRememberedSteps: int('NASRL_PS_MAX_REMEMBERED_STEPS', 20_000, 1),
-    maxMessageBytes: int('NASRL_PS_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
-    shutdownGraceMs: int('NASRL_PS_SHUTDOWN_GRACE_MS', 5_000, 0),
+    host: e.host('NASRL_PS_HOST', '127.0.0.1'),
+    port: e.port('NASRL_PS_PORT', 7070),
+    checkpointDir: e.raw('NASRL_PS_CHECKPOINT_DIR') ?? null,
+    checkpointEveryUpdates: e.int('NASRL_PS_CHECKPOINT_EVERY_UPDATES', 100, 0),
+    checkpointIntervalMs: e.int('NASRL_PS_CHECKPOINT_INTERVAL_MS', 30_000, 0),
+    checkpointKeep: e.int('NASRL_PS_CHECKPOINT_KEEP', 3, 1, 1_000),
+    stalenessBound: bound === 'unbounded' ? Infinity : Number(bound),
+    stalenessRule: e.oneOf<StalenessRule>('NASRL_PS_STALENESS_RULE', 'none', STALENESS_RULES),
+    accumulate: e.int('NASRL_PS_ACCUMULATE', 1, 1, 1_000_000),
+    learningRate: e.number('NASRL_PS_LEARNING_RATE', 0.0006, (x) => x > 0, '> 0'),
+    beta1: e.number('NASRL_PS_BETA1', 0.9, unit, 'in [0, 1)'),
+    beta2: e.number('NASRL_PS_BETA2', 0.999, unit, 'in [0, 1)'),
+    epsilon: e.number('NASRL_PS_EPSILON', 1e-8, (x) => x > 0, '> 0'),
+    maxRememberedSteps: e.int('NASRL_PS_MAX_REMEMBERED_STEPS', 20_000, 1),
+    maxMessageBytes: e.int('NASRL_PS_MAX_MESSAGE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    shutdownGraceMs: e.int('NASRL_PS_SHUTDOWN_GRACE_MS', 5_000, 0),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) } : null,
-    metricsHost,
-    metricsPort: int('NASRL_PS_METRICS_PORT', 9464, 0, 65_535),
+    metricsHost: e.host('NASRL_PS_METRICS_HOST', '127.0.0.1'),
+    metricsPort: e.port('NASRL_PS_METRICS_PORT', 9464),
   };
-}
-
-function parseShardIndex(v: string | undefined, shardCount: number): number {
-  if (v === undefined) return 0;
-  const m = /^(?:.*-)?(\d+)$/.exec(v);
-  if (!m) throw new ConfigError(`NASRL_PS_SHARD_INDEX must be an integer or a pod name ending in -<ordinal> (e.g. ps-3), got '${v}'`);
-  const index = Number(m[1]);
-  if (index >= shardCount) {
-    throw new ConfigError(`NASRL_PS_SHARD_INDEX is ${index} but NASRL_PS_SHARD_COUNT is ${shardCount}; the index must be below the count`);
-  }
-  return index;
 }
 
 /** The address to listen on, host:port (IPv6 hosts in brackets). */

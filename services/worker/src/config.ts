@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { redisOptionsFromUrl } from '@nasrl/queue';
+import { ServiceEnv } from '@nasrl/env';
+import { DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN, redisOptionsFromUrl } from '@nasrl/queue';
 
 /** Prefix of every environment variable the worker service reads. */
 export const ENV_PREFIX = 'NASRL_WORKER_';
@@ -47,50 +48,28 @@ export class WorkerConfigError extends Error {
   }
 }
 
-const TF_BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const TF_BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 /** Parses the NASRL_WORKER_* variables of `env` once; throws WorkerConfigError naming the first bad key. */
 export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
-  const unknown = Object.keys(env).filter((k) => k.startsWith(ENV_PREFIX) && !(k in WORKER_ENV));
-  if (unknown.length > 0) {
-    throw new WorkerConfigError(`unknown variable ${unknown.sort().join(', ')}; accepted ${ENV_PREFIX}* keys: ${WORKER_ENV_KEYS.join(', ')}`);
-  }
-  // docker-compose and Kubernetes often pass "KEY=" for "not set".
-  const raw = (k: string): string | undefined => {
-    const v = env[k]?.trim();
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const int = (k: string, def: number, min: number, max = 2 ** 31 - 1): number => {
-    const v = raw(k);
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new WorkerConfigError(`${k} must be an integer in [${min}, ${max}], got '${v}'`);
-    return Number(v);
-  };
-  const redisUrl = raw('REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const e = new ServiceEnv(env, { prefix: ENV_PREFIX, accepted: WORKER_ENV, error: (m) => new WorkerConfigError(m) });
+  const redisUrl = e.raw('REDIS_URL') ?? 'redis://127.0.0.1:6379';
   try {
     redisOptionsFromUrl(redisUrl);
   } catch (err) {
     throw new WorkerConfigError(`REDIS_URL is malformed: ${(err as Error).message.replace(/^redis: REDIS_URL: /, '')}`);
   }
-  const workerId = raw('NASRL_WORKER_ID') ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128);
-  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(workerId)) throw new WorkerConfigError(`NASRL_WORKER_ID must match [A-Za-z0-9_.-]{1,128}, got '${workerId}'`);
-  const queuePrefix = raw('NASRL_WORKER_QUEUE_PREFIX') ?? 'bull';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) throw new WorkerConfigError(`NASRL_WORKER_QUEUE_PREFIX must match [A-Za-z0-9_.-]{1,64}, got '${queuePrefix}'`);
-  const tfBackend = raw('NASRL_WORKER_TF_BACKEND') ?? 'auto';
-  if (!TF_BACKENDS.includes(tfBackend)) throw new WorkerConfigError(`NASRL_WORKER_TF_BACKEND must be one of ${TF_BACKENDS.join(', ')}, got '${tfBackend}'`);
-  const metricsHost = raw('NASRL_WORKER_METRICS_HOST') ?? '127.0.0.1';
-  if (/\s|\//.test(metricsHost)) throw new WorkerConfigError(`NASRL_WORKER_METRICS_HOST must be a host name or IP address, got '${metricsHost}'`);
-  const lockDurationMs = int('NASRL_WORKER_LOCK_DURATION_MS', 30_000, 500);
+  const defaultId = `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128);
   return {
     redisUrl,
-    workerId,
-    queuePrefix,
-    lockDurationMs,
-    stalledIntervalMs: int('NASRL_WORKER_STALLED_INTERVAL_MS', 30_000, 100),
-    maxStalledCount: int('NASRL_WORKER_MAX_STALLED_COUNT', 1, 0, 1000),
-    shutdownGraceMs: int('NASRL_WORKER_SHUTDOWN_GRACE_MS', 30_000, 0),
-    tfBackend,
-    metricsHost,
-    metricsPort: int('NASRL_WORKER_METRICS_PORT', 9466, 0, 65_535),
+    workerId: e.matching('NASRL_WORKER_ID', defaultId, /^[A-Za-z0-9_.-]{1,128}$/, 'match [A-Za-z0-9_.-]{1,128}'),
+    queuePrefix: e.matching('NASRL_WORKER_QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN, 'match [A-Za-z0-9_.-]{1,64}'),
+    lockDurationMs: e.int('NASRL_WORKER_LOCK_DURATION_MS', 30_000, 500, 2 ** 31 - 1),
+    stalledIntervalMs: e.int('NASRL_WORKER_STALLED_INTERVAL_MS', 30_000, 100, 2 ** 31 - 1),
+    maxStalledCount: e.int('NASRL_WORKER_MAX_STALLED_COUNT', 1, 0, 1000),
+    shutdownGraceMs: e.int('NASRL_WORKER_SHUTDOWN_GRACE_MS', 30_000, 0, 2 ** 31 - 1),
+    tfBackend: e.oneOf('NASRL_WORKER_TF_BACKEND', 'auto', TF_BACKENDS),
+    metricsHost: e.host('NASRL_WORKER_METRICS_HOST', '127.0.0.1'),
+    metricsPort: e.port('NASRL_WORKER_METRICS_PORT', 9466),
   };
 }

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { CHILDREN_QUEUE, connectRedis, ExperimentStore, STEPS_QUEUE } from '@nasrl/queue';
+import { CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, QUEUE_PREFIX_PATTERN, STEPS_QUEUE } from '@nasrl/queue';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 import { exportResults, resultLine } from './local';
 
@@ -20,8 +20,10 @@ function redisOf(flag: string | undefined): string {
 
 /** `nasrl status [ID]`: every experiment, or one experiment's progress and queues. */
 export async function statusCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['redis'], ['json']);
+  const args = parseArgs(argv, ['redis', 'queue-prefix'], ['json']);
   const id = args.positional[0];
+  const prefix = stringFlag(args, 'queue-prefix') ?? DEFAULT_QUEUE_PREFIX;
+  if (!QUEUE_PREFIX_PATTERN.test(prefix)) throw new UsageError(`--queue-prefix must match [A-Za-z0-9_.-]{1,64}, got '${prefix}'`);
   return withStore(redisOf(stringFlag(args, 'redis')), async (store, url) => {
     if (id === undefined) {
       const ids = await store.list();
@@ -35,7 +37,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     const counts: Record<string, Record<string, number>> = {};
     for (const name of [CHILDREN_QUEUE, STEPS_QUEUE]) {
       const connection = connectRedis(url);
-      const q = new Queue(name, { connection });
+      const q = new Queue(name, { connection, prefix });
       counts[name] = await q.getJobCounts('waiting', 'active', 'waiting-children', 'delayed', 'completed', 'failed');
       await q.close();
       connection.disconnect();
