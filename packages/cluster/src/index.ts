@@ -19,5 +19,7 @@ export type { StepProcessorOptions, StepSummary } from './step-processor';
 export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';
+export { decodeStepParameters, encodeStepParameters, StepParametersFormatError } from './step-parameters';
+export type { StepParameters } from './step-parameters';
 export { movingAverage, REWARD_AVERAGE_DECAY } from './observe';
 export type { SampleObserver, StepObservation, StepObserver } from './observe';

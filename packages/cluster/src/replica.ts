@@ -5,6 +5,10 @@ import type { ParameterServerClient } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { depthFor, forShards, hashSeed, layersArg, type ExperimentRuntime } from './experiment';
 import type { SampleObserver } from './observe';
+import { decodeStepParameters, encodeStepParameters } from './step-parameters';
+
+/** How long a step's sampling parameters are kept if its step never completes (as long as failed jobs). */
+export const STEP_PARAMETERS_TTL_SECONDS = 7 * 24 * 3600;
 
 /** Dependencies and settings of a controller replica. */
 export interface ReplicaOptions {
@@ -88,7 +92,12 @@ export class ControllerReplica {
     }
     if (!claimed || !(await Job.fromId(this.o.stepsQueue, parentId))) {
       const seed = this.o.seed ?? hashSeed(`sample:${config.id}`);
-      const { tensors, versions } = await retryTransient(() => this.o.params.pull(config.id), undefined, signal);
+      const pulled = await retryTransient(() => this.o.params.pull(config.id), undefined, signal);
+      // The parameters the step samples from are stored with it: its gradient is computed at them, and a
+      // replica that takes the step over samples from them too, so both would enqueue the same flow.
+      const mine = encodeStepParameters(pulled);
+      const stored = await this.o.store.saveStepParameters(config.id, r.stepId, mine, STEP_PARAMETERS_TTL_SECONDS);
+      const { tensors, versions } = stored === mine ? pulled : decodeStepParameters(stored);
       policy.setParameters(tensors);
       const rng = new Rng(hashSeed(`${seed}:${r.replica}:${r.stepNo}`));
       const samples = policy.sample(r.granted, rng, layersArg(space, layers));
@@ -100,7 +109,7 @@ export class ControllerReplica {
         replica: r.replica,
         layers,
         samples: samples.map((s, i) => ({ tokens: s.tokens, logProb: s.logProb, archKey: space.key(archs[i]) })),
-        parameterVersions: versions,
+        parameterVersions: [...versions],
       };
       const children: ChildJob[] = samples.map((s, index) => ({
         experiment: config.id,
@@ -111,7 +120,7 @@ export class ControllerReplica {
         layers,
         archKey: space.key(archs[index]),
         arch: space.toJSON(archs[index]),
-        parameterVersions: versions,
+        parameterVersions: [...versions],
       }));
       // Job ids are deterministic: if the step's first owner enqueues it too (it was only slow), one flow wins.
       await enqueueStep(this.o.flow, step, children);

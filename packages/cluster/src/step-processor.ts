@@ -2,6 +2,7 @@ import { baselineFor, shapeReward } from '@nasrl/controller';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
+import { decodeStepParameters, StepParametersFormatError, type StepParameters } from './step-parameters';
 import { forShards, layersArg, type ExperimentRuntime } from './experiment';
 import { movingAverage, type StepObserver } from './observe';
 
@@ -12,6 +13,25 @@ export interface StepSummary {
   readonly baseline: number;
   readonly failedChildren: number;
   readonly push: ShardPushResult[];
+  /**
+   * Where the parameters of the gradient came from: 'sampling' (those the step sampled from, as SPEC section 5
+   * has it) or 'current' (pulled now, when the stored ones were gone: expired, or a step enqueued without them).
+   */
+  readonly parametersFrom: 'sampling' | 'current' | 'none';
+  /** Why the stored parameters could not be used, when they were there but unreadable. */
+  readonly parametersError?: string;
+}
+
+// The stored parameters of a step; a corrupt record is reported, not fatal: the step then uses the current ones.
+async function samplingParameters(store: ExperimentStore, experiment: string, stepId: string): Promise<{ tensors?: StepParameters['tensors']; error?: string }> {
+  const blob = await store.stepParameters(experiment, stepId);
+  if (!blob) return {};
+  try {
+    return { tensors: decodeStepParameters(blob).tensors };
+  } catch (err) {
+    if (err instanceof StepParametersFormatError) return { error: err.message };
+    throw err;
+  }
 }
 
 /** Dependencies of the step processor. */
@@ -26,9 +46,11 @@ export interface StepProcessorOptions {
 
 /**
  * Completes a controller step once all its children are done: the rewards, the shared EMA baseline, the
- * REINFORCE gradient at the current parameters, and the push to every shard under the step's id. Any
- * replica may run it (a step whose replica died is completed by another); the shards apply a step id once,
- * and the baseline counts a step id once, so a retried step changes nothing twice.
+ * REINFORCE gradient at the parameters the step sampled from, and the push to every shard under the step's
+ * id. Any replica may run it (a step whose replica died is completed by another); the shards apply a step id
+ * once, and the baseline counts a step id once, so a retried step changes nothing twice, and since the
+ * gradient is computed from stored inputs only, a retry pushes the same gradient to a shard the first
+ * attempt missed.
  */
 export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLike) => Promise<StepSummary> {
   // Per experiment, the EMA of raw rewards this process has seen.
@@ -52,19 +74,25 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const accuracies = usable.map((c) => c.result?.accuracy ?? 0);
     if (usable.length === 0) {
       await o.store.markStepApplied(step.experiment, step.stepId);
+      await o.store.dropStepParameters(step.experiment, step.stepId);
       observe(step.experiment, raw, accuracies, outcomes.length, NaN, []);
-      return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [] };
+      return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [], parametersFrom: 'none' };
     }
     const { before, after } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
     const b = baselineFor(before, rewards);
-    const pulled = await retryTransient(() => o.params.pull(step.experiment));
-    policy.setParameters(pulled.tensors);
+    const sampling = await samplingParameters(o.store, step.experiment, step.stepId);
+    const parametersFrom = sampling.tensors ? 'sampling' : 'current';
+    policy.setParameters(sampling.tensors ?? (await retryTransient(() => o.params.pull(step.experiment))).tensors);
     const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: (rewards[k] as number) - b }));
     const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
     await o.store.markStepApplied(step.experiment, step.stepId);
+    await o.store.dropStepParameters(step.experiment, step.stepId);
     observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push);
-    return { stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push };
+    return {
+      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push, parametersFrom,
+      ...(sampling.error ? { parametersError: sampling.error } : {}),
+    };
   };
 }

@@ -27,6 +27,8 @@ test('the step processor reports raw rewards, failures, the baseline after the s
   const store = {
     updateBaseline: async () => ({ before: { value: 0.5, count: 1 }, after: { value: 0.6, count: 3 }, applied: true }),
     markStepApplied: async () => undefined,
+    stepParameters: async () => null,
+    dropStepParameters: async () => undefined,
   } as unknown as ExperimentStore;
   const params = {
     pull: async () => ({ tensors: [], versions: [3] }),

@@ -21,5 +21,6 @@ export function experimentKeys(id: string) {
     applied: `${base}applied`,
     reservations: `${base}reservations`,
     replicaStep: (replica: number) => `${base}replica:${replica}:step`,
+    stepParameters: (stepId: string) => `${base}step-params:${stepId}`,
   };
 }

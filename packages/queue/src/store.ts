@@ -219,6 +219,31 @@ export class ExperimentStore {
     return (await this.redis.hsetnx(experimentKeys(id).rewards, archKey, JSON.stringify(result))) === 1;
   }
 
+  /**
+   * Stores the controller parameters a step samples from (an opaque blob; see @nasrl/cluster's
+   * step-parameters codec), unless some replica stored them first, and returns the blob that is stored: the
+   * caller's, or the first one. A replica that takes over a step therefore samples from the same parameters
+   * as its first owner, and the step's gradient is computed at them. Kept until dropStepParameters, or for
+   * `ttlSeconds` at most.
+   */
+  async saveStepParameters(id: string, stepId: string, blob: Buffer, ttlSeconds: number): Promise<Buffer> {
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new RangeError(`saveStepParameters: ttlSeconds must be a positive integer, got ${ttlSeconds}`);
+    const key = experimentKeys(id).stepParameters(stepId);
+    if ((await this.redis.set(key, blob, 'EX', ttlSeconds, 'NX')) === 'OK') return blob;
+    // Someone stored them first; null only if the step finished and dropped them in between.
+    return (await this.redis.getBuffer(key)) ?? blob;
+  }
+
+  /** The parameters a step sampled from, or null when they were never stored, dropped or expired. */
+  async stepParameters(id: string, stepId: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(experimentKeys(id).stepParameters(stepId));
+  }
+
+  /** Forgets a step's parameters once its gradient is applied. */
+  async dropStepParameters(id: string, stepId: string): Promise<void> {
+    await this.redis.del(experimentKeys(id).stepParameters(stepId));
+  }
+
   /** Marks a step's gradient as applied; returns false when it already was (another replica finished it). */
   async markStepApplied(id: string, stepId: string): Promise<boolean> {
     return (await this.redis.sadd(experimentKeys(id).applied, stepId)) === 1;

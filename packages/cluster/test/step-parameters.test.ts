@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type { Redis } from 'ioredis';
+import { Rng, type NamedTensor } from '@nasrl/controller';
+import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer, type ParentJobLike, type TestRedisServer } from '@nasrl/queue';
+import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
+import { createStepProcessor, decodeStepParameters, encodeStepParameters, experimentRuntime, StepParametersFormatError } from '../src/index';
+
+let server: TestRedisServer;
+let redis: Redis;
+let store: ExperimentStore;
+
+before(async () => {
+  await tf.setBackend('cpu');
+  server = await startRedisServer();
+  redis = connectRedis(server.url);
+  store = new ExperimentStore(redis);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const tensors = (f: (i: number) => number): NamedTensor[] => [
+  { name: 'a', shape: [2, 3], data: Float32Array.from({ length: 6 }, (_, i) => f(i)) },
+  { name: 'b', shape: [], data: Float32Array.from([f(6)]) },
+  { name: 'c', shape: [0, 4], data: new Float32Array(0) },
+];
+
+test('step parameters round-trip bit for bit; a damaged record is refused naming the problem', () => {
+  const p = { versions: [3, 7], tensors: tensors((i) => Math.fround(Math.sin(i) * 1e-3) + (i === 2 ? -0 : 0)) };
+  const blob = encodeStepParameters(p);
+  const back = decodeStepParameters(blob);
+  assert.deepEqual(back.versions, [3, 7]);
+  assert.deepEqual(back.tensors.map((t) => [t.name, t.shape]), p.tensors.map((t) => [t.name, t.shape]));
+  back.tensors.forEach((t, i) => assert.deepEqual(new Uint8Array(t.data.buffer), new Uint8Array((p.tensors[i] as NamedTensor).data.buffer)));
+  const damaged: [Buffer, RegExp][] = [
+    [Buffer.from('nope'), /does not start with NSP1/],
+    [Buffer.concat([blob.subarray(0, 4), Buffer.from([255, 255, 0, 0])]), /header of 65535 bytes runs past the end/],
+    [blob.subarray(0, blob.length - 4), /tensor 'b' needs 4 bytes, 0 are left/],
+    [Buffer.concat([blob, Buffer.alloc(4)]), /4 bytes left over/],
+  ];
+  const header = Buffer.from('{"versions":[-1],"tensors":[]}');
+  const prefix = Buffer.from('NSP1\0\0\0\0');
+  prefix.writeUInt32LE(header.length, 4);
+  damaged.push([Buffer.concat([prefix, header]), /versions must be non-negative integers/]);
+  for (const [bytes, message] of damaged) {
+    assert.throws(() => decodeStepParameters(bytes), (e: unknown) => e instanceof StepParametersFormatError && message.test(e.message), String(message));
+  }
+});
+
+test('the first parameters stored for a step win; later writers get them back; dropping forgets them', async () => {
+  const first = encodeStepParameters({ versions: [1], tensors: tensors(() => 1) });
+  const second = encodeStepParameters({ versions: [2], tensors: tensors(() => 2) });
+  assert.equal(await store.saveStepParameters('sp', 'r0-s1', first, 60), first);
+  assert.deepEqual(await store.saveStepParameters('sp', 'r0-s1', second, 60), first);
+  assert.deepEqual(await store.stepParameters('sp', 'r0-s1'), first);
+  assert.ok((await redis.ttl('nasrl:exp:{sp}:step-params:r0-s1')) > 0, 'kept for a limited time only');
+  await store.dropStepParameters('sp', 'r0-s1');
+  assert.equal(await store.stepParameters('sp', 'r0-s1'), null);
+});
+
+test('the step processor computes the gradient at the parameters the step sampled from', async () => {
+  const config = await store.create(parseExperimentConfig({ id: 'grad-at-sampling', space: 'nb201', tablePath: '/unused.csv', rewardScale: 1 }));
+  const runtime = experimentRuntime(config);
+  const { policy } = runtime;
+  const atSampling = policy.parameters();
+  const samples = policy.sample(3, new Rng(5));
+  // The shards have moved on since: the current parameters differ from those the step sampled from.
+  const current = atSampling.map((t) => ({ ...t, data: t.data.map((x, i) => x + 0.05 * Math.cos(i)) }));
+  const pushed: NamedTensor[][] = [];
+  const params = {
+    pull: async () => ({ tensors: current, versions: [9] }),
+    push: async (_e: string, _s: string, _r: string, g: NamedTensor[]): Promise<ShardPushResult[]> => {
+      pushed.push(g);
+      return [{ shard: 0, status: 'applied', version: 10, staleness: 2, weight: 1 }];
+    },
+  } as unknown as ParameterServerClient;
+  const rewards = [0.2, 0.9, 0.5];
+  const job = (stepId: string): ParentJobLike => ({
+    data: { experiment: config.id, stepId, replica: 0, layers: 1, samples: samples.map((s) => ({ tokens: s.tokens, logProb: s.logProb, archKey: `k${s.tokens.join('')}` })), parameterVersions: [7] },
+    getChildrenValues: async () => Object.fromEntries(rewards.map((r, i) => [`bull:nasrl-children:${config.id}.${stepId}.${i}`, { reward: r, accuracy: r, curve: [r], seconds: 0, parameters: 0, worker: 'w', cached: false }])),
+    getIgnoredChildrenFailures: async () => ({}),
+  });
+  const expectedAt = (theta: NamedTensor[], baseline: number): NamedTensor[] => {
+    policy.setParameters(theta);
+    return policy.gradient(rewards.map((r, i) => ({ tokens: (samples[i] as { tokens: number[] }).tokens, advantage: r - baseline })), undefined, config.entropyWeight).gradients;
+  };
+  const process = createStepProcessor({ store, params, runtime: async () => runtime });
+
+  await store.saveStepParameters(config.id, 'r0-s1', encodeStepParameters({ versions: [7], tensors: atSampling }), 60);
+  const first = await process(job('r0-s1'));
+  assert.equal(first.parametersFrom, 'sampling');
+  assert.equal(await store.stepParameters(config.id, 'r0-s1'), null, 'dropped once applied');
+  const wanted = expectedAt(atSampling, first.baseline);
+  const notWanted = expectedAt(current, first.baseline);
+  const got = pushed[0] as NamedTensor[];
+  let differsFromCurrent = 0;
+  got.forEach((g, i) => {
+    assert.deepEqual([...g.data], [...(wanted[i] as NamedTensor).data], g.name);
+    differsFromCurrent += g.data.reduce((s, x, k) => s + Math.abs(x - ((notWanted[i] as NamedTensor).data[k] as number)), 0);
+  });
+  assert.ok(differsFromCurrent > 1e-4, 'the gradient at the current parameters would have been different');
+
+  // Parameters that cannot be read are reported, and the step still completes with the current ones.
+  await redis.set('nasrl:exp:{grad-at-sampling}:step-params:r0-s2', 'garbage');
+  const second = await process(job('r0-s2'));
+  assert.equal(second.parametersFrom, 'current');
+  assert.match(second.parametersError ?? '', /does not start with NSP1/);
+  const fallback = expectedAt(current, second.baseline);
+  (pushed[1] as NamedTensor[]).forEach((g, i) => assert.deepEqual([...g.data], [...(fallback[i] as NamedTensor).data], g.name));
+});
