@@ -425,8 +425,8 @@ export class ShardCore {
     if (base > state.version) {
       state.counters.pushesRejectedStale++;
       throw new StaleGradientError(
-        `${where}: base version ${base} is ahead of the shard's version ${state.version} ` +
-          '(the shard restarted from an older checkpoint); pull again and recompute the gradient',
+        `${where}: base version ${base} is ahead of the shard's version ${state.version}: the shard restarted from an ` +
+          `older checkpoint and lost at least ${base - state.version} update(s) made after it; pull again and recompute the gradient`,
         0,
         bound,
       );

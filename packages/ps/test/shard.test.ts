@@ -106,7 +106,7 @@ test('staleness: above the bound is rejected and counted, below it down-weighted
   reference.push(grad('scaled-by-hand', 3, 0.3, 0.3));
   near(values(s, 'w'), values(reference, 'w'), 1e-7);
   // A base version from the future (the shard restarted from an older checkpoint) is stale too.
-  assert.throws(() => s.push(grad('future', 99, 1, 1)), /ahead of the shard's version 4/);
+  assert.throws(() => s.push(grad('future', 99, 1, 1)), /ahead of the shard's version 4: the shard restarted from an older checkpoint and lost at least 95 update/);
 });
 
 test('forgotten step ids cannot be re-applied: pushes older than the floor are refused', () => {
