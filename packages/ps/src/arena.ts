@@ -1,4 +1,4 @@
-import { InvalidRequestError } from './errors';
+import { InvalidRequestError, ShardCapacityError } from './errors';
 import type { CompiledAdamOptions } from './optimizer';
 import { SLICE_KERNELS_WASM } from './wasm/slice-kernels';
 
@@ -56,7 +56,17 @@ export class SliceArena {
     this.padded = padded;
     this.regionBytes = padded * 4;
     const pages = Math.max(1, Math.ceil((4 * this.regionBytes) / PAGE_BYTES));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch (err) {
+      // V8 reserves address space for every WebAssembly memory, so besides a lack of RAM this also happens
+      // with more than about 13,000 experiments alive in one process.
+      throw new ShardCapacityError(
+        `cannot reserve ${pages * PAGE_BYTES} bytes for an experiment's slice of ${padded} values (${(err as Error).message}); ` +
+          'the shard holds too many experiments or too little memory is free: use more shards or a new shard process',
+      );
+    }
     kernelModule ??= new WebAssembly.Module(Buffer.from(SLICE_KERNELS_WASM, 'base64'));
     this.kernels = new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as SliceKernels;
     const region = (r: number, offset: number, n: number): Float32Array => new Float32Array(memory.buffer, r * this.regionBytes + offset * 4, n);

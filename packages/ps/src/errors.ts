@@ -63,6 +63,11 @@ export class CorruptCheckpointError extends ParameterServerError {
   }
 }
 
+/** Thrown when the shard cannot reserve memory for another experiment's slice (RESOURCE_EXHAUSTED). */
+export class ShardCapacityError extends ParameterServerError {
+  readonly retryable = false;
+}
+
 /** Thrown when the shard is closing or closed; retryable against the restarted shard. */
 export class ShardClosedError extends ParameterServerError {
   readonly retryable = true;

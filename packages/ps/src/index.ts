@@ -25,6 +25,7 @@ export {
   LayoutMismatchError,
   CorruptCheckpointError,
   ShardClosedError,
+  ShardCapacityError,
   ShardRpcError,
   ParameterServerConfigError,
 } from './errors';

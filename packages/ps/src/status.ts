@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   InvalidRequestError,
   LayoutMismatchError,
+  ShardCapacityError,
   ShardClosedError,
   ShardRpcError,
   StaleGradientError,
@@ -28,6 +29,7 @@ export function toGrpcStatus(err: unknown): StatusAnswer {
   if (err instanceof StaleGradientError) return { code: grpc.status.FAILED_PRECONDITION, details };
   if (err instanceof LayoutMismatchError) return { code: grpc.status.FAILED_PRECONDITION, details };
   if (err instanceof ShardClosedError) return { code: grpc.status.UNAVAILABLE, details };
+  if (err instanceof ShardCapacityError) return { code: grpc.status.RESOURCE_EXHAUSTED, details };
   return { code: grpc.status.INTERNAL, details: `internal error: ${details}` };
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { adamStep, compileAdamOptions, InvalidRequestError, MAX_SLICE_VALUES, SliceArena } from '../src/index';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { adamStep, compileAdamOptions, InvalidRequestError, MAX_SLICE_VALUES, ShardCapacityError, ShardCore, SliceArena, toGrpcStatus } from '../src/index';
 
 // Sizes that are not multiples of four, so tensors sit next to each other's padding.
 const SIZES = [1, 5, 35, 4, 1003, 2];
@@ -77,5 +78,25 @@ test('the embedded kernel module is the assembled slice-kernels.wat', async () =
   const fs = await import('node:fs');
   for (const { target, text } of await build.expected()) {
     assert.equal(fs.readFileSync(target, 'utf8'), text, `${target} is out of date: run node scripts/build-wasm.js`);
+  }
+});
+
+test('when no memory can be reserved for a slice, init fails with RESOURCE_EXHAUSTED naming the cause', () => {
+  const real = WebAssembly.Memory;
+  (WebAssembly as { Memory: unknown }).Memory = class {
+    constructor() {
+      throw new RangeError('WebAssembly.Memory(): could not allocate memory');
+    }
+  };
+  try {
+    const shard = new ShardCore({ shardIndex: 0, shardCount: 1 });
+    assert.throws(
+      () => shard.init({ experiment: 'big', tensors: [{ name: 'w', shape: [3], data: Buffer.alloc(12) }] }),
+      (e: unknown) => e instanceof ShardCapacityError && /cannot reserve 65536 bytes .* could not allocate memory.*use more shards/.test(e.message),
+    );
+    assert.equal(toGrpcStatus(new ShardCapacityError('x')).code, grpcStatus.RESOURCE_EXHAUSTED);
+    assert.deepEqual(shard.experimentIds(), [], 'nothing half-created');
+  } finally {
+    (WebAssembly as { Memory: unknown }).Memory = real;
   }
 });
