@@ -32,7 +32,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const config = await store.get(id);
-    const [count, baseline, sampled] = await Promise.all([store.resultCount(id), store.baseline(id), store.sampled(id)]);
+    const [count, baseline, sampled, reservations] = await Promise.all([store.resultCount(id), store.baseline(id), store.sampled(id), store.outstandingReservations(id)]);
     const top = (await store.results(id)).sort((a, b) => b.result.reward - a.result.reward)[0];
     const counts: Record<string, Record<string, number>> = {};
     for (const name of [CHILDREN_QUEUE, STEPS_QUEUE]) {
@@ -42,11 +42,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
       await q.close();
       connection.disconnect();
     }
-    const status = { experiment: id, space: config.space, evaluator: config.evaluator, budgetArchs: config.budgetArchs, sampled, evaluated: count, baseline: baseline.value, best: top ? resultLine(top) : null, queues: counts };
+    const status = { experiment: id, space: config.space, evaluator: config.evaluator, budgetArchs: config.budgetArchs, sampled, evaluated: count, reservations, baseline: baseline.value, best: top ? resultLine(top) : null, queues: counts };
     if (args.flags.has('json')) console.log(JSON.stringify(status));
     else {
       console.log(`experiment ${id}: ${config.space} space, ${config.evaluator} evaluator`);
       console.log(`  evaluated ${count} of ${config.budgetArchs} (sampled ${sampled}); baseline ${baseline.value.toFixed(4)}`);
+      // Steps whose architectures are reserved but not enqueued yet: normal for a moment, or left by a replica
+      // that died, until it restarts or another replica takes them over.
+      if (reservations.length > 0) console.log(`  reserved, not yet enqueued: ${reservations.join(', ')}`);
       if (top) console.log(`  best reward ${top.result.reward.toFixed(4)} (accuracy ${top.result.accuracy.toFixed(4)}): ${top.archKey}`);
       for (const [name, c] of Object.entries(counts)) console.log(`  ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     }
