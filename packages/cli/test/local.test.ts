@@ -1,26 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../src/processes';
+import { runNasrl, type CliRun } from './helpers';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 
-function runCli(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot(), 'packages/cli/bin/nasrl.js'), ...args], { cwd: repoRoot(), env: { ...process.env, REDIS_URL: '' } });
-    let output = '';
-    child.stdout.on('data', (d) => (output += String(d)));
-    child.stderr.on('data', (d) => (output += String(d)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
+// REDIS_URL unset: nasrl local starts a redis-server of its own.
+const runCli = (args: string[], timeoutMs: number): Promise<CliRun> => runNasrl(args, { REDIS_URL: '' }, timeoutMs);
 
 test('nasrl local on NAS-Bench-201 evaluates exactly the budget and the controller learns', { timeout: 600_000 }, async () => {
   assert.ok(existsSync(TABLE), `the NAS-Bench-201 table is expected at ${TABLE}`);
