@@ -190,6 +190,9 @@ const dashboards = {
     timeseries('Jobs by state: nasrl-steps', [
       target('max by (state) (nasrl_queue_jobs{queue="nasrl-steps"})', '{{state}}', { refId: 'A' }),
     ]),
+    timeseries('Reservations not yet enqueued', [
+      target('max by (experiment) (nasrl_reservations_outstanding)', '{{experiment}}', { refId: 'A' }),
+    ], { description: 'Steps whose architectures are reserved from the budget but not enqueued yet. Normal for a moment; a count that stays up is a replica that died holding one: it takes it back when it restarts, or another replica takes it over after NASRL_CONTROLLER_RESERVATION_STALE_MS.' }),
     timeseries('Worker utilisation', [
       target('avg(nasrl_worker_busy)', 'busy now (avg over workers)', { refId: 'A' }),
       target(`sum(rate(nasrl_worker_busy_seconds_total[${RI}])) / count(nasrl_worker_busy)`, 'busy time fraction', { refId: 'B' }),

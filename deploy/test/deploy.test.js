@@ -355,6 +355,7 @@ const METRICS = {
   nasrl_policy_entropy: 'gauge',
   nasrl_gradient_staleness: 'histogram',
   nasrl_queue_jobs: 'gauge',
+  nasrl_reservations_outstanding: 'gauge',
   nasrl_child_failures_total: 'counter',
   nasrl_child_training_seconds: 'histogram',
   nasrl_worker_images_per_second: 'gauge',

@@ -25,8 +25,13 @@ export type QueueJobCounts = Readonly<Record<string, Readonly<Record<string, num
 export interface ControllerMetricsOptions {
   /** Reads the job counts of the queues for `nasrl_queue_jobs`; called on scrape at most once per `queueCacheMs`. */
   readonly queueJobCounts?: () => Promise<QueueJobCounts>;
-  /** How long job counts are reused between scrapes, in milliseconds. Default 5000. */
+  /** How long job counts (and reservation counts) are reused between scrapes, in milliseconds. Default 5000. */
   readonly queueCacheMs?: number;
+  /**
+   * Reads, per experiment, the budget reservations not yet enqueued as a step, for
+   * `nasrl_reservations_outstanding` (a count that stays above zero marks a replica that died holding one).
+   */
+  readonly outstandingReservations?: () => Promise<Readonly<Record<string, number>>>;
 }
 
 /** The controller's metrics, with the hooks @nasrl/cluster's replica and step processor call. */
@@ -56,27 +61,26 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
   const failures = new Counter({ name: 'nasrl_child_failures_total', help: 'Children of completed steps without a result', labelNames: exp, registers });
 
   const cacheMs = options.queueCacheMs ?? 5_000;
-  const read = options.queueJobCounts;
-  let cachedAt = -Infinity;
-  let cached: QueueJobCounts = {};
+  const jobCounts = cachedReader(options.queueJobCounts, cacheMs, {} as QueueJobCounts);
   new Gauge({
     name: 'nasrl_queue_jobs',
     help: 'BullMQ jobs by queue and state (read on scrape, cached briefly)',
     labelNames: ['queue', 'state'],
     registers,
     async collect() {
-      if (!read) return;
-      if (Date.now() - cachedAt >= cacheMs) {
-        try {
-          cached = await read();
-        } catch {
-          // Redis down: report the last counts rather than failing the scrape.
-        }
-        cachedAt = Date.now();
-      }
-      for (const [queue, counts] of Object.entries(cached)) {
+      for (const [queue, counts] of Object.entries(await jobCounts())) {
         for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
       }
+    },
+  });
+  const reservations = cachedReader(options.outstandingReservations, cacheMs, {} as Readonly<Record<string, number>>);
+  new Gauge({
+    name: 'nasrl_reservations_outstanding',
+    help: 'Budget reservations not yet enqueued as a step, by experiment (read on scrape, cached briefly)',
+    labelNames: exp,
+    registers,
+    async collect() {
+      for (const [experiment, n] of Object.entries(await reservations())) this.set({ experiment }, n);
     },
   });
 
@@ -102,5 +106,23 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
         }
       }
     },
+  };
+}
+
+// A reader called on scrape: reuses its last answer for `cacheMs`, and keeps it when a read fails (Redis down),
+// so that a scrape reports the last known values rather than failing.
+function cachedReader<T>(read: (() => Promise<T>) | undefined, cacheMs: number, initial: T): () => Promise<T> {
+  let cachedAt = -Infinity;
+  let cached = initial;
+  return async () => {
+    if (read && Date.now() - cachedAt >= cacheMs) {
+      try {
+        cached = await read();
+      } catch {
+        // keep the last values
+      }
+      cachedAt = Date.now();
+    }
+    return cached;
   };
 }

@@ -40,6 +40,7 @@ test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and clo
   const registry = createRegistry('controller');
   const c = controllerMetrics(registry, {
     queueJobCounts: async () => ({ 'nasrl-children': { waiting: 3, active: 1 }, 'nasrl-steps': { 'waiting-children': 2 } }),
+    outstandingReservations: async () => ({ e1: 2 }),
   });
   c.sampled('e1', [1.5, 2.5]);
   c.stepCompleted({ experiment: 'e1', rawRewards: [0.5, 0.7], accuracies: [0.5, 0.7], failedChildren: 1, rewardMovingAverage: 0.6, baseline: 0.3, stalenesses: [0, 3] });
@@ -56,6 +57,7 @@ test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and clo
       ['nasrl_baseline', 'gauge'], ['nasrl_best_accuracy', 'gauge'], ['nasrl_architectures_sampled_total', 'counter'],
       ['nasrl_architectures_evaluated_total', 'counter'], ['nasrl_controller_steps_total', 'counter'], ['nasrl_policy_entropy', 'gauge'],
       ['nasrl_gradient_staleness', 'histogram'], ['nasrl_queue_jobs', 'gauge'], ['nasrl_child_failures_total', 'counter'],
+      ['nasrl_reservations_outstanding', 'gauge'],
     ] as const) assertMetric(m.body, name, type);
     assert.match(m.body, /^nasrl_build_info\{service="controller"\} 1$/m);
     assert.match(m.body, /^nasrl_architectures_sampled_total\{experiment="e1"\} 2$/m);
@@ -64,6 +66,7 @@ test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and clo
     assert.match(m.body, /^nasrl_child_failures_total\{experiment="e1"\} 1$/m);
     assert.match(m.body, /^nasrl_queue_jobs\{queue="nasrl-children",state="waiting"\} 3$/m);
     assert.match(m.body, /^nasrl_queue_jobs\{queue="nasrl-steps",state="waiting-children"\} 2$/m);
+    assert.match(m.body, /^nasrl_reservations_outstanding\{experiment="e1"\} 2$/m);
     assert.match(m.body, /^nasrl_child_reward_bucket\{le="100",experiment="e1"\} 2$/m);
     if (!promtoolCheck(m.body)) t.diagnostic('promtool not on PATH: skipped promtool check metrics');
 
@@ -131,4 +134,27 @@ test('worker and parameter-server metrics', async () => {
   stats[0] = { ...stats[0]!, pushesApplied: 8, version: 8 };
   assert.match(await ps.metrics(), /^nasrl_ps_pushes_total\{experiment="e",outcome="applied"\} 8$/m);
   promtoolCheck(pb);
+});
+
+test('scrape-time readers reuse their answer for the cache period and keep the last one when a read fails', async () => {
+  const registry = createRegistry('controller');
+  let reads = 0;
+  let failing = false;
+  controllerMetrics(registry, {
+    queueCacheMs: 50,
+    outstandingReservations: async () => {
+      reads++;
+      if (failing) throw new Error('redis down');
+      return { e1: reads };
+    },
+  });
+  const value = async (): Promise<string> => /^nasrl_reservations_outstanding\{experiment="e1"\} (\d+)$/m.exec(await registry.metrics())?.[1] ?? 'none';
+  assert.equal(await value(), '1');
+  assert.equal(await value(), '1', 'cached within the period');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(await value(), '2');
+  failing = true;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(await value(), '2', 'the last values survive a failed read');
+  assert.equal(reads, 3);
 });

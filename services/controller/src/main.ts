@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   await tf.setBackend('cpu');
   const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}` });
   const registry = createRegistry('controller');
+  const store = new ExperimentStore(connection);
   // Set once the queues exist; until then nasrl_queue_jobs has no samples.
   let queues: { children: Queue; steps: Queue } | null = null;
   const metrics = controllerMetrics(registry, {
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       const [children, steps] = await Promise.all([queues.children.getJobCounts(...states), queues.steps.getJobCounts(...states)]);
       return { [CHILDREN_QUEUE]: children, [STEPS_QUEUE]: steps };
     },
+    outstandingReservations: async () => ({ [config.experiment]: (await store.outstandingReservations(config.experiment)).length }),
   });
   let loaded = false;
   let closing: Promise<void> | undefined;
@@ -52,7 +54,6 @@ async function main(): Promise<void> {
     // Metrics are an aid: a taken port (several replicas on one host with the default) must not stop the replica.
     log('metrics_unavailable', { level: 'warn', message: `${(err as Error).message}; set NASRL_CONTROLLER_METRICS_PORT (0 picks a free port)` });
   }
-  const store = new ExperimentStore(connection);
   if (config.experimentConfig !== null) {
     const parsed = parseExperimentConfig(config.experimentConfig);
     if (parsed.id !== config.experiment) throw new ControllerConfigError(`NASRL_CONTROLLER_EXPERIMENT_CONFIG: id "${parsed.id}" differs from NASRL_CONTROLLER_EXPERIMENT "${config.experiment}"`);
