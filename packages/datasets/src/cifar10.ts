@@ -9,14 +9,20 @@ export const CIFAR10_RECORDS_PER_FILE = 10000;
 export const CIFAR10_RECORD_BYTES = 1 + 32 * 32 * 3;
 /** The five training files, in order; the first 45,000 records train, the last 5,000 validate (SPEC.md §4). */
 export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
+/** The held-out test split: 10,000 records that no search reads. */
 export const CIFAR10_TEST_FILE = 'test_batch.bin';
 export const CIFAR10_TRAIN = 45000;
 export const CIFAR10_VALIDATION = 5000;
+export const CIFAR10_TEST = 10000;
 
 /** Options of loadCifar10. */
 export interface Cifar10Options {
   /** Training images to keep (the first N); validation keeps min(5,000, ⌈N/5⌉). Default all 45,000. */
   subset?: number;
+  /** Whether to load the held-out test split from test_batch.bin. Default false: searches never read it. */
+  test?: boolean;
+  /** Test images to keep when `test` is set (the first N records of test_batch.bin). Default all 10,000. */
+  testSubset?: number;
   /** Records per file; only tests that write small files in the real format change it. Default 10,000. */
   recordsPerFile?: number;
 }
@@ -60,8 +66,9 @@ function decode(bytes: Buffer, from: number, count: number, images: Float32Array
 
 /**
  * Loads CIFAR-10 from the binary files in `dir`: 45,000 training and 5,000 validation images (the last 5,000
- * of data_batch_5), normalised per channel with the training split's statistics. Reads only the files a
- * subset needs. Throws DataFileError naming a missing, truncated or malformed file.
+ * of data_batch_5) and, with `test: true`, the 10,000 test images of test_batch.bin, all normalised per
+ * channel with the training split's statistics. Reads only the files a subset needs. Throws DataFileError
+ * naming a missing, truncated or malformed file.
  */
 export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset {
   const perFile = options.recordsPerFile ?? CIFAR10_RECORDS_PER_FILE;
@@ -70,6 +77,10 @@ export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset 
   const fullTrain = total - fullValidation;
   const subset = options.subset ?? fullTrain;
   if (!Number.isInteger(subset) || subset < 1 || subset > fullTrain) throw new DatasetOptionError(`cifar10 subset: expected 1..${fullTrain} training images, got ${subset}`);
+  const testCount = options.test === true ? options.testSubset ?? perFile : 0;
+  if (options.test === true && (!Number.isInteger(testCount) || testCount < 1 || testCount > perFile)) {
+    throw new DatasetOptionError(`cifar10 test subset: expected 1..${perFile} test images, got ${testCount}`);
+  }
   const trainCount = subset;
   const validationCount = subset === fullTrain ? fullValidation : Math.min(fullValidation, Math.ceil(subset / 5));
   const size = 32 * 32 * 3;
@@ -89,9 +100,25 @@ export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset 
       else if (where === 'validation') decode(bytes, r, 1, validation.images, validation.labels, record - (total - validationCount));
     }
   });
+  const test: Split = { images: new Float32Array(testCount * size), labels: new Uint8Array(testCount), count: testCount };
+  if (options.test === true) {
+    const file = path.join(dir, CIFAR10_TEST_FILE);
+    let bytes: Buffer;
+    try {
+      bytes = readCifar10File(file, perFile);
+    } catch (err) {
+      if (err instanceof DataFileError) throw new DataFileError(err.file, `${err.problem}; it holds the held-out test split (load without the test split to train without it)`);
+      throw err;
+    }
+    decode(bytes, 0, testCount, test.images, test.labels, 0);
+  }
   const { mean, std } = channelStatistics(train.images, 3);
   normalizeInPlace(train.images, mean, std);
   normalizeInPlace(validation.images, mean, std);
-  // SPEC.md §4: pad, random 32×32 crop, random horizontal flip.
-  return { name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10, train, validation, mean, std, augmentation: { padding: 4, flip: true } };
+  normalizeInPlace(test.images, mean, std);
+  return {
+    name: 'cifar10', height: 32, width: 32, channels: 3, classes: 10, train, validation, ...(options.test === true ? { test } : {}), mean, std,
+    // SPEC.md §4: pad, random 32×32 crop, random horizontal flip.
+    augmentation: { padding: 4, flip: true },
+  };
 }

@@ -9,6 +9,8 @@ export interface SyntheticOptions {
   train?: number;
   /** Validation images. Default 64. */
   validation?: number;
+  /** Test images; 0 leaves the dataset without a test split. Default 0. */
+  test?: number;
   /** Image height and width. Default 8. */
   size?: number;
   /** Channels. Default 1. */
@@ -62,8 +64,10 @@ export function syntheticDataset(options: SyntheticOptions = {}): Dataset {
   };
   const train = make(options.train ?? 256);
   const validation = make(options.validation ?? 64);
+  const test = (options.test ?? 0) > 0 ? make(options.test as number) : undefined;
   const { mean, std } = channelStatistics(train.images, channels);
   normalizeInPlace(train.images, mean, std);
   normalizeInPlace(validation.images, mean, std);
-  return { name: 'synthetic', height: size, width: size, channels, classes, train, validation, mean, std, augmentation: false };
+  if (test !== undefined) normalizeInPlace(test.images, mean, std);
+  return { name: 'synthetic', height: size, width: size, channels, classes, train, validation, ...(test === undefined ? {} : { test }), mean, std, augmentation: false };
 }

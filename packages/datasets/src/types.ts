@@ -14,6 +14,8 @@ export interface Dataset {
   readonly classes: number;
   readonly train: Split;
   readonly validation: Split;
+  /** Held out from every search: only a final evaluation reads it. Absent when the source has none. */
+  readonly test?: Split;
   /** Per-channel mean and standard deviation that were subtracted and divided (of the raw [0, 1] pixels). */
   readonly mean: readonly number[];
   readonly std: readonly number[];

@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CIFAR10_RECORD_BYTES, CIFAR10_TRAIN_FILES, DataFileError, loadCifar10, loadDataset } from '../src';
+import { CIFAR10_RECORD_BYTES, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, DataFileError, loadCifar10, loadDataset } from '../src';
+import type { Split } from '../src';
 
 // Files in the CIFAR-10 binary format: per record one label byte, then the red, green and blue 32×32 planes.
 // Record r of file f has label (f + r) % 10 and pixel values that encode (file, record, channel, position).
@@ -11,6 +12,7 @@ function pixel(f: number, r: number, channel: number, p: number): number {
   return (f * 31 + r * 7 + channel * 50 + p) % 256;
 }
 
+/** Writes data_batch_1.bin … data_batch_5.bin (files 0..4) and test_batch.bin (file 5) in the binary format. */
 function writeCifarFiles(dir: string, records: number, files: readonly number[] = [0, 1, 2, 3, 4]): void {
   for (const f of files) {
     const buf = Buffer.alloc(records * CIFAR10_RECORD_BYTES);
@@ -19,7 +21,7 @@ function writeCifarFiles(dir: string, records: number, files: readonly number[] 
       buf[base] = (f + r) % 10;
       for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) buf[base + 1 + c * 1024 + p] = pixel(f, r, c, p);
     }
-    fs.writeFileSync(path.join(dir, CIFAR10_TRAIN_FILES[f] as string), buf);
+    fs.writeFileSync(path.join(dir, f === 5 ? CIFAR10_TEST_FILE : (CIFAR10_TRAIN_FILES[f] as string)), buf);
   }
 }
 
@@ -92,6 +94,54 @@ test('missing, truncated and malformed files are errors that name the file and t
     bytes[2 * CIFAR10_RECORD_BYTES] = 200;
     fs.writeFileSync(third, bytes);
     assert.throws(() => loadCifar10(dir, { recordsPerFile: 4 }), (e: unknown) => e instanceof DataFileError && e.file === third && /record 2 .* has label 200, expected 0\.\.9/.test(e.message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the test split is test_batch.bin, disjoint from train and validation and normalised with the training statistics', () => {
+  const dir = tempDir();
+  try {
+    writeCifarFiles(dir, 20, [0, 1, 2, 3, 4, 5]);
+    const d = loadCifar10(dir, { recordsPerFile: 20, test: true });
+    const test = d.test as Split;
+    assert.equal(test.count, 20);
+    // Every image is identified by the (file, record) its pixels encode: test images come from file 5 only.
+    const origin = (images: Float32Array, n: number): string => {
+      for (let f = 0; f < 6; f++) for (let r = 0; r < 20; r++) {
+        if ([0, 1, 2].every((c) => raw(images, d.mean, d.std, n, 0, 0, c) === pixel(f, r, c, 0) && raw(images, d.mean, d.std, n, 5, 9, c) === pixel(f, r, c, 5 * 32 + 9))) return `${f}:${r}`;
+      }
+      return 'unknown';
+    };
+    const seen = new Map<string, string>();
+    for (const [name, split] of [['train', d.train], ['validation', d.validation], ['test', test]] as const) {
+      for (let n = 0; n < split.count; n++) {
+        const o = origin(split.images, n);
+        assert.notEqual(o, 'unknown', `${name} image ${n}`);
+        assert.equal(seen.get(o), undefined, `record ${o} is in ${seen.get(o)} and ${name}`);
+        seen.set(o, name);
+        if (name === 'test') assert.equal(o, `5:${n}`);
+      }
+    }
+    assert.equal(test.labels[7], (5 + 7) % 10);
+    assert.deepEqual(loadCifar10(dir, { recordsPerFile: 20, test: true, testSubset: 5 }).test?.labels, Uint8Array.from([5, 6, 7, 8, 9]));
+    assert.equal(loadCifar10(dir, { recordsPerFile: 20 }).test, undefined);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing or truncated test_batch.bin is an error naming it, only when the test split is asked for', () => {
+  const dir = tempDir();
+  try {
+    writeCifarFiles(dir, 10000, [0, 4]);
+    const testFile = path.join(dir, CIFAR10_TEST_FILE);
+    assert.equal(loadDataset({ name: 'cifar10', dataDir: dir, subset: 1000 }).test, undefined);
+    assert.throws(() => loadDataset({ name: 'cifar10', dataDir: dir, subset: 1000, test: true }), (e: unknown) => e instanceof DataFileError && e.file === testFile && /test_batch\.bin: missing .*held-out test split/.test(e.message));
+    writeCifarFiles(dir, 9999, [5]);
+    assert.throws(() => loadDataset({ name: 'cifar10', dataDir: dir, subset: 1000, test: true }), (e: unknown) => e instanceof DataFileError && e.file === testFile && /truncated: .*9999 whole records/.test(e.message));
+    writeCifarFiles(dir, 10000, [5]);
+    assert.equal(loadDataset({ name: 'cifar10', dataDir: dir, subset: 1000, test: true }).test?.count, 10000);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
