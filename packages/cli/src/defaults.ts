@@ -14,7 +14,12 @@ export function tunedReinforce(kind: 'nb201' | 'table') {
     // Powers assume rewards in [0, 1]; a table space's rewards can be on any scale, so they stay linear.
     rewardPower: kind === 'nb201' ? 10 : 1,
     normalizeAdvantages: false,
-    reuseEvaluations: true,
     policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 },
   };
 }
+
+/**
+ * The strategies that reuse evaluations unless `--reuse` says otherwise: REINFORCE, tuned that way. Random
+ * search and regularized evolution pay for every evaluation, the protocol their published figures used.
+ */
+export const DEFAULT_REUSE: readonly string[] = ['reinforce'];

@@ -1,6 +1,8 @@
 /**
  * Search strategies measured on tabular benchmarks (NAS-Bench-201, or any table space file) under the
- * published protocol: REINFORCE with the cluster's controller, random search, regularized evolution.
+ * published protocol: REINFORCE with the cluster's controller, random search, regularized evolution. Any of
+ * them can reuse evaluations (a repeated or isomorphic architecture costs no budget); random search and
+ * evolution pay for every evaluation unless asked, as published.
  *
  * @example
  * ```ts
@@ -9,7 +11,7 @@
  *   benchmark: { kind: 'nb201', file: '../shared/benchmarks/nas-bench-201.csv' },
  *   strategy: { name: 'random' }, runs: 500, seed: 1,
  * });
- * console.log(summarize(runs)); // { mean, std, runs, evaluations }
+ * console.log(summarize(runs)); // { mean, std, runs, evaluations, distinct, proposals }
  * ```
  */
 export type { TabularBenchmark, TabulatedResult } from './benchmark';
@@ -19,6 +21,6 @@ export { TableBenchmark } from './table-bench';
 export { RunState } from './run-state';
 export type { RunResult, Outcome } from './run-state';
 export { randomSearch, regularizedEvolution, reinforceSearch } from './strategies';
-export type { EvolutionOptions, ReinforceSearchOptions } from './strategies';
+export type { EvolutionOptions, RandomSearchOptions, ReinforceSearchOptions, ReuseOptions } from './strategies';
 export { runProtocol, runStrategy, runRng, summarize, loadBenchmark, STRATEGY_NAMES } from './protocol';
 export type { BenchmarkSpec, StrategySpec, StrategySummary, ProtocolOptions } from './protocol';

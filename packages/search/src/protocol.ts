@@ -6,7 +6,7 @@ import type { TabularBenchmark } from './benchmark';
 import { SearchConfigError } from './errors';
 import { Nb201Table } from './nb201-table';
 import type { RunResult } from './run-state';
-import { randomSearch, regularizedEvolution, reinforceSearch, type EvolutionOptions, type ReinforceSearchOptions } from './strategies';
+import { randomSearch, regularizedEvolution, reinforceSearch, type EvolutionOptions, type RandomSearchOptions, type ReinforceSearchOptions } from './strategies';
 import { TableBenchmark } from './table-bench';
 
 /** Which benchmark to run, in a form that can be sent to worker threads. */
@@ -16,18 +16,23 @@ export type BenchmarkSpec =
 
 /** A strategy and its options. */
 export type StrategySpec =
-  | { readonly name: 'random' }
+  | { readonly name: 'random'; readonly options?: RandomSearchOptions }
   | { readonly name: 'evolution'; readonly options?: EvolutionOptions }
   | { readonly name: 'reinforce'; readonly options?: ReinforceSearchOptions };
 
 export const STRATEGY_NAMES = ['reinforce', 'random', 'evolution'] as const;
 
-/** Mean and standard deviation of the reported figure over runs, with the mean evaluations per run. */
+/** Mean and standard deviation of the reported figure over runs, with per-run means of what the runs did. */
 export interface StrategySummary {
   readonly mean: number;
   readonly std: number;
   readonly runs: number;
+  /** Evaluations charged per run. */
   readonly evaluations: number;
+  /** Distinct architectures (by canonical key) charged per run. */
+  readonly distinct: number;
+  /** Architectures proposed per run, charged or not. */
+  readonly proposals: number;
 }
 
 /** Loads the benchmark a spec names. */
@@ -44,7 +49,7 @@ export function runRng(seed: number, run: number): Rng {
 export function runStrategy(bench: TabularBenchmark, strategy: StrategySpec, rng: Rng): RunResult {
   switch (strategy.name) {
     case 'random':
-      return randomSearch(bench, rng);
+      return randomSearch(bench, rng, strategy.options);
     case 'evolution':
       return regularizedEvolution(bench, rng, strategy.options);
     case 'reinforce':
@@ -52,13 +57,13 @@ export function runStrategy(bench: TabularBenchmark, strategy: StrategySpec, rng
   }
 }
 
-/** Mean, population standard deviation and mean evaluations of a set of runs. */
+/** Mean and population standard deviation of the reported figure, and mean evaluations, distinct architectures and proposals per run. */
 export function summarize(results: readonly RunResult[]): StrategySummary {
   const xs = results.map((r) => r.bestTest);
   const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length));
-  const evaluations = results.reduce((a, r) => a + r.evaluations, 0) / Math.max(1, results.length);
-  return { mean, std, runs: results.length, evaluations };
+  const perRun = (f: (r: RunResult) => number): number => results.reduce((a, r) => a + f(r), 0) / Math.max(1, results.length);
+  return { mean, std, runs: results.length, evaluations: perRun((r) => r.evaluations), distinct: perRun((r) => r.distinct), proposals: perRun((r) => r.proposals) };
 }
 
 /** Options of a protocol run. */

@@ -8,6 +8,8 @@ export interface RunResult {
   readonly bestTokens: readonly number[];
   /** Evaluations charged to the budget. */
   readonly evaluations: number;
+  /** Distinct architectures (by canonical key) among the charged evaluations: `evaluations` less the repeats paid for. */
+  readonly distinct: number;
   /** Architectures the strategy proposed (charged or not). */
   readonly proposals: number;
   /** Budget spent, in the benchmark's unit. */
@@ -30,6 +32,7 @@ export class RunState {
   private proposed = 0;
   private best: { result: TabulatedResult; tokens: readonly number[] } | undefined;
   private readonly seen = new Map<string, TabulatedResult>();
+  private known = 0;
   private over = false;
 
   constructor(private readonly bench: TabularBenchmark) {}
@@ -43,6 +46,11 @@ export class RunState {
     return this.proposed;
   }
 
+  /** Proposals in a row answered from the run's own results for free; a search that keeps hitting known architectures has converged or exhausted the space. */
+  get knownInARow(): number {
+    return this.known;
+  }
+
   /**
    * Evaluates `tokens`. With `reuse`, an architecture evaluated before in this run (or an isomorphic copy of
    * one) returns that result without being charged again; without it every evaluation is charged (the
@@ -52,9 +60,13 @@ export class RunState {
     if (this.over) return { kind: 'exhausted' };
     this.proposed++;
     // Reuse looks architectures up by their canonical key: an isomorphic copy computes the same function.
-    const key = reuse ? this.bench.canonicalKey(tokens) : tokens.join(',');
-    const known = this.seen.get(key);
-    if (known && reuse) return { kind: 'result', result: known, charged: false };
+    const key = this.bench.canonicalKey(tokens);
+    const known = reuse ? this.seen.get(key) : undefined;
+    if (known) {
+      this.known++;
+      return { kind: 'result', result: known, charged: false };
+    }
+    this.known = 0;
     const result = this.bench.evaluate(tokens);
     if (!result) return { kind: 'missing' };
     if (this.spentBudget + result.cost > this.bench.budget) {
@@ -63,7 +75,8 @@ export class RunState {
     }
     this.spentBudget += result.cost;
     this.charged++;
-    this.seen.set(key, result);
+    // The first result of a canonical architecture is the one reused.
+    if (!this.seen.has(key)) this.seen.set(key, result);
     if (!this.best || result.reward > this.best.result.reward) this.best = { result, tokens: [...tokens] };
     return { kind: 'result', result, charged: true };
   }
@@ -80,6 +93,7 @@ export class RunState {
       bestReward: this.best?.result.reward ?? NaN,
       bestTokens: this.best?.tokens ?? [],
       evaluations: this.charged,
+      distinct: this.seen.size,
       proposals: this.proposed,
       spent: this.spentBudget,
     };

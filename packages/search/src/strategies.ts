@@ -3,20 +3,39 @@ import type { TabularBenchmark } from './benchmark';
 import { SearchConfigError } from './errors';
 import { RunState, type RunResult } from './run-state';
 
-/** Random search: uniform architectures until the budget runs out, each evaluation charged. */
-export function randomSearch(bench: TabularBenchmark, rng: Rng): RunResult {
+/** Options of the tabular strategies that can reuse evaluations (random search, regularized evolution). */
+export interface ReuseOptions {
+  /**
+   * Do not charge the budget again for an architecture already evaluated in the run (or an isomorphic copy of
+   * one): its known reward is used instead. Default false, the published protocol, where every evaluation is paid.
+   */
+  reuseEvaluations?: boolean;
+  /** With reuse: stop once this many proposals in a row were architectures already evaluated (the space is exhausted or the search has converged). Default 200. */
+  patience?: number;
+}
+
+/** Options of random search. */
+export type RandomSearchOptions = ReuseOptions;
+
+/**
+ * Random search: uniform architectures until the budget runs out. By default each evaluation is charged, repeats
+ * included; with reuse a repeat is free, so the search in effect draws again until it finds a new architecture.
+ */
+export function randomSearch(bench: TabularBenchmark, rng: Rng, options: RandomSearchOptions = {}): RunResult {
+  const { reuse, patience } = reuseSettings(options);
   const state = new RunState(bench);
   const sizes = choiceSizes(bench);
   let misses = 0;
   while (!state.exhausted) {
-    const outcome = state.evaluate(sizes.map((n) => rng.int(n)), false);
+    const outcome = state.evaluate(sizes.map((n) => rng.int(n)), reuse);
     if (outcome.kind === 'missing' && ++misses > 100 * bench.budget + 1000) state.stop();
+    if (state.knownInARow >= patience) state.stop();
   }
   return state.result();
 }
 
 /** Options of regularized evolution (Real et al. 2019), with NAS-Bench-201's settings as defaults. */
-export interface EvolutionOptions {
+export interface EvolutionOptions extends ReuseOptions {
   /** Default 10. */
   population?: number;
   /** Tournament size. Default 3. */
@@ -25,7 +44,9 @@ export interface EvolutionOptions {
 
 /**
  * Regularized evolution: a random population, then repeatedly the best of a random tournament is mutated
- * (one token changed to another choice), the child evaluated and the oldest member removed.
+ * (one token changed to another choice), the child evaluated and the oldest member removed. With reuse, a
+ * child already evaluated in the run joins the population with its known reward without being charged, so
+ * the search follows the same course as without reuse but pays only for new architectures.
  */
 export function regularizedEvolution(bench: TabularBenchmark, rng: Rng, options: EvolutionOptions = {}): RunResult {
   const population = options.population ?? 10;
@@ -34,14 +55,16 @@ export function regularizedEvolution(bench: TabularBenchmark, rng: Rng, options:
   if (!Number.isInteger(tournament) || tournament < 1 || tournament > population) {
     throw new SearchConfigError(`tournament: expected an integer in [1, population], got ${tournament}`);
   }
+  const { reuse, patience } = reuseSettings(options);
   const state = new RunState(bench);
   const sizes = choiceSizes(bench);
   const members: { tokens: number[]; reward: number }[] = [];
   let misses = 0;
   const tryAdd = (tokens: number[]): void => {
-    const outcome = state.evaluate(tokens, false);
+    const outcome = state.evaluate(tokens, reuse);
     if (outcome.kind === 'result') members.push({ tokens, reward: outcome.result.reward });
     else if (outcome.kind === 'missing' && ++misses > 100 * bench.budget + 1000) state.stop();
+    if (state.knownInARow >= patience) state.stop();
   };
   while (!state.exhausted && members.length < population) tryAdd(sizes.map((n) => rng.int(n)));
   while (!state.exhausted) {
@@ -100,15 +123,13 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
     const state = new RunState(bench);
     let baseline = EMPTY_BASELINE;
     let worst = Infinity;
-    const patience = options.patience ?? 200;
-    let stale = 0;
-    while (!state.exhausted && state.proposals < maxProposals && stale < patience) {
+    const patience = options.patience ?? DEFAULT_PATIENCE;
+    while (!state.exhausted && state.proposals < maxProposals && state.knownInARow < patience) {
       const samples = policy.sample(m, rng);
       const rewards: number[] = [];
       for (const s of samples) {
         const outcome = state.evaluate(s.tokens, reuse);
         if (outcome.kind === 'exhausted') break;
-        stale = outcome.kind === 'result' && !outcome.charged ? stale + 1 : 0;
         if (outcome.kind === 'result') {
           rewards.push(shape(outcome.result.reward));
           worst = Math.min(worst, shape(outcome.result.reward));
@@ -131,6 +152,15 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
   } finally {
     policy.dispose();
   }
+}
+
+/** Proposals in a row that were already known before a run that reuses evaluations ends. */
+const DEFAULT_PATIENCE = 200;
+
+function reuseSettings(options: ReuseOptions): { reuse: boolean; patience: number } {
+  const patience = options.patience ?? DEFAULT_PATIENCE;
+  if (!Number.isInteger(patience) || patience < 1) throw new SearchConfigError(`patience: expected a positive integer, got ${patience}`);
+  return { reuse: options.reuseEvaluations ?? false, patience };
 }
 
 function choiceSizes(bench: TabularBenchmark): number[] {

@@ -9,11 +9,12 @@ const VALUE = [0, 2, 4, 6, 1];
 /**
  * Writes a complete NAS-Bench-201-shaped CSV (15,625 rows) whose valid accuracy is a separable function of the
  * ops, test = valid + 10, and every architecture costs `seconds200` (so 12,000 s buys 12000 / (0.06·seconds200)).
+ * With `canonical`, a `unique` column holds its key of each architecture's ops (an edge index per op).
  */
-export function writeSyntheticNb201(seconds200 = 1000): string {
+export function writeSyntheticNb201(seconds200 = 1000, canonical?: (ops: readonly number[]) => string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-nb201-'));
   const file = path.join(dir, 'nb201.csv');
-  const lines = ['index,arch,cifar10_valid_12ep,cifar10_test_200ep,cifar10_train_seconds_200ep'];
+  const lines = [`index,arch,${canonical ? 'unique,' : ''}cifar10_valid_12ep,cifar10_test_200ep,cifar10_train_seconds_200ep`];
   for (let code = 0; code < 15625; code++) {
     const ops: number[] = [];
     let c = code;
@@ -22,7 +23,8 @@ export function writeSyntheticNb201(seconds200 = 1000): string {
       c = Math.floor(c / 5);
     }
     const valid = 40 + ops.reduce((a, o) => a + (VALUE[o] as number), 0) + (code % 7) * 0.01;
-    lines.push(`${code},${nb201String({ ops: ops.map((o) => NB201_OPS[o] as (typeof NB201_OPS)[number]) })},${valid.toFixed(3)},${(valid + 10).toFixed(3)},${seconds200}`);
+    const unique = canonical ? `${canonical(ops)},` : '';
+    lines.push(`${code},${nb201String({ ops: ops.map((o) => NB201_OPS[o] as (typeof NB201_OPS)[number]) })},${unique}${valid.toFixed(3)},${(valid + 10).toFixed(3)},${seconds200}`);
   }
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
