@@ -107,7 +107,7 @@ export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset 
     try {
       bytes = readCifar10File(file, perFile);
     } catch (err) {
-      if (err instanceof DataFileError) throw new DataFileError(err.file, `${err.problem}; it holds the held-out test split (load without the test split to train without it)`);
+      if (err instanceof DataFileError) throw new DataFileError(err.file, `${err.problem}; it holds the held-out test split (nasrl train-arch --no-test trains without it)`);
       throw err;
     }
     decode(bytes, 0, testCount, test.images, test.labels, 0);

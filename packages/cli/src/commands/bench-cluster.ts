@@ -3,8 +3,25 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { CHILDREN_QUEUE, connectRedis, parseExperimentConfig } from '@nasrl/queue';
-import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag } from '../args';
+import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { runLocalCluster } from './local';
+
+export const BENCH_CLUSTER_USAGE = `usage: nasrl bench cluster [--archs N] [--workers W] [--replicas K] [--children M] [--shards S] [--child-ms MS]
+                           [--out DIR] [--json]
+
+The cluster's own cost, measured on local processes (its own redis-server unless REDIS_URL is set,
+parameter-server shards, controller replicas, workers) searching a table space of 6⁴ architectures with
+reuse off. Two runs: zero-time children give the orchestration overhead per architecture (enqueue → result,
+p50 and p99) and architectures per second; children that take --child-ms each give the workers' utilisation
+(busy time / (workers × span)).
+  --archs N          architectures per run (default 400)
+  --workers W        worker processes (default 4)
+  --replicas K       controller replicas (default 4); --children M: architectures per step (default 4)
+  --shards S         parameter-server shards (default 2)
+  --child-ms MS      simulated training time of a child in the second run (default 200)
+  --out DIR          where the runs' logs and results go (default a folder under the system's temp folder)
+  --json             also print one JSON line: {"zeroTime": {...}, "simulated": {...}}
+  --help             print this and exit`;
 
 /** Timing of one child job, from BullMQ's own timestamps (ms since the epoch). */
 interface ChildTiming {
@@ -76,7 +93,12 @@ async function measure(label: string, childMs: number, o: { archs: number; worke
  * (busy time / (workers × span)).
  */
 export async function benchClusterCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log(BENCH_CLUSTER_USAGE);
+    return 0;
+  }
   const args = parseArgs(argv, ['archs', 'workers', 'replicas', 'children', 'shards', 'child-ms', 'out'], ['json']);
+  if (args.positional.length > 0) throw new UsageError(`nasrl bench cluster takes no arguments, got ${JSON.stringify(args.positional[0])}`);
   const o = {
     archs: intFlag(args, 'archs', 400, 1),
     workers: intFlag(args, 'workers', 4, 1, 64),
