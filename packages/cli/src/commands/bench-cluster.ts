@@ -6,6 +6,7 @@ import { CHILDREN_QUEUE, connectRedis, parseExperimentConfig } from '@nasrl/queu
 import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { runLocalCluster } from './local';
 
+/** What `nasrl bench cluster --help` prints. */
 export const BENCH_CLUSTER_USAGE = `usage: nasrl bench cluster [--archs N] [--workers W] [--replicas K] [--children M] [--shards S] [--child-ms MS]
                            [--out DIR] [--json]
 

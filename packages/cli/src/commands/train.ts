@@ -8,6 +8,7 @@ import type { Dataset, DatasetName } from '@nasrl/datasets';
 import { REFERENCE_CHILD, trainChild } from '@nasrl/child';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 
+/** What `nasrl train-arch --help` prints. */
 export const TRAIN_ARCH_USAGE = `usage: nasrl train-arch ARCH|reference [--id CHILD_ID | --line N] [--final] [--dataset fashion-mnist|cifar10|synthetic]
                           [--data-dir DIR] [--epochs N] [--subset N] [--test-subset N] [--no-test] [--batch-size N]
                           [--seed N] [--no-augment] [--backend NAME] [--json]
@@ -34,6 +35,7 @@ validation and the test accuracy.
                      seconds, parameters, backend and the dataset's sizes
   --help             print this and exit`;
 
+/** What `nasrl bench train --help` prints. */
 export const BENCH_TRAIN_USAGE = `usage: nasrl bench train [--backends wasm,cpu,...] [--steps N] [--cpu-steps N] [--repeats N] [--batch-size N] [--json]
 
 Training images per second of the reference child on Fashion-MNIST with each TensorFlow.js backend that loads
@@ -185,6 +187,7 @@ async function chooseBackend(flag: string | undefined): Promise<string> {
   return (await selectBackend(preference)).name;
 }
 
+/** An image count with thousands separators: 60,000. */
 const count = (n: number) => n.toLocaleString('en-US');
 
 /**
