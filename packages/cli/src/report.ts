@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -18,6 +18,18 @@ export interface ReportInput {
   readonly config: unknown;
   /** The evaluations in order of arrival. */
   readonly results: readonly ResultLine[];
+  /** While the search runs: the page reloads itself this often, in seconds. Default: a finished page, no reload. */
+  readonly refreshSeconds?: number;
+  /** A line under the title: how the run stands ("running", "stopped: continue it with ..."). */
+  readonly note?: string;
+}
+
+/** Options of writeReport. */
+export interface WriteReportOptions {
+  /** See ReportInput.refreshSeconds. */
+  readonly refreshSeconds?: number;
+  /** See ReportInput.note. */
+  readonly note?: string;
 }
 
 /** Colours the page uses; the screenshot test looks for CURVE and LAYER pixels. */
@@ -55,11 +67,18 @@ interface Evaluation {
   readonly tokens: unknown;
 }
 
-/** Writes `<out>/report.html` and returns its path. */
-export function writeReport(out: string, config: unknown, results: readonly ResultLine[]): string {
+/** Writes `<out>/report.html` atomically (a browser never reads half a page) and returns its path. */
+export function writeReport(out: string, config: unknown, results: readonly ResultLine[], options: WriteReportOptions = {}): string {
   const file = path.join(out, 'report.html');
-  writeFileSync(file, renderReport({ config, results }));
+  writeFileAtomic(file, renderReport({ config, results, ...options }));
   return file;
+}
+
+/** Replaces `file` with `text` atomically: written beside it, then renamed over it. */
+export function writeFileAtomic(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
 }
 
 /** The whole report.html page. */
@@ -78,11 +97,11 @@ export function renderReport(input: ReportInput): string {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
+${input.refreshSeconds === undefined ? '' : `<meta http-equiv="refresh" content="${Math.max(1, Math.round(input.refreshSeconds))}">\n`}<title>${esc(title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
-<header><h1>${esc(title)}</h1><p class="subtitle">${esc(subtitle)}</p></header>
+<header><h1>${esc(title)}</h1><p class="subtitle">${esc(subtitle)}</p>${input.note === undefined ? '' : `<p class="note">${esc(input.note)}</p>`}</header>
 ${body}
 <footer>Written by nasrl local. Self-contained: open it offline.</footer>
 </body>
@@ -95,6 +114,7 @@ body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; 
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 20px 0 6px; }
 .subtitle { color: #555; margin: 0 0 8px; }
+.note { margin: 0 0 8px; padding: 4px 8px; background: #fff8e1; border-left: 3px solid #f0b400; }
 .summary { margin: 4px 0 0; }
 .legend { color: #555; margin: 0 0 4px; }
 .empty { padding: 24px; border: 1px dashed #aaa; color: #555; font-size: 16px; }
@@ -459,4 +479,151 @@ function fmtTick(v: number): string {
 
 function fmtInt(v: number): string {
   return Math.round(v).toLocaleString('en-US');
+}
+
+// ---------------------------------------------------------------- the output folder of a run
+
+/** What RunOutput.reconcile changed in results.jsonl. */
+export interface Reconciliation {
+  /** Lines added for results the file lacked. */
+  readonly appended: number;
+  /** Lines removed: results the store does not hold, repeated ids, or a line cut short. */
+  readonly dropped: number;
+}
+
+/** Most architectures in best.json's `top`. */
+const BEST_TOP = 10;
+
+/**
+ * The files of a run's output folder that follow the search while it goes: results.jsonl gets one line per
+ * result as results arrive (appended whole, never rewritten while the file agrees with the store), best.json
+ * is replaced atomically when the best architectures change, and report.html atomically whenever asked.
+ *
+ *   const output = RunOutput.open(out, config);
+ *   output.reconcile(storeLines);   // after a restart: append what the file lacks
+ *   output.append(newLines);        // as results arrive
+ *   output.writeBest(); output.writeReport({ refreshSeconds: 10 });
+ */
+export class RunOutput {
+  private readonly lines: ResultLine[] = [];
+  private readonly ids = new Set<string>();
+  private bestKey = '';
+  /** Lines of the file on disk that are not in `lines`: cut short, unreadable or repeated. */
+  private skipped = 0;
+
+  private constructor(readonly out: string, private readonly config: unknown) {}
+
+  /** Opens `out` (which must exist), reading the results.jsonl already there. */
+  static open(out: string, config: unknown): RunOutput {
+    const output = new RunOutput(out, config);
+    const file = output.resultsFile;
+    if (!existsSync(file)) return output;
+    const text = readFileSync(file, 'utf8');
+    const whole = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+    if (whole.length !== text.length) output.skipped++;
+    for (const line of whole.split('\n')) {
+      if (line.trim() === '') continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        output.skipped++;
+        continue;
+      }
+      const id = isRecord(parsed) ? parsed.id : undefined;
+      if (typeof id !== 'string' || output.ids.has(id)) {
+        output.skipped++;
+        continue;
+      }
+      output.ids.add(id);
+      output.lines.push(parsed as ResultLine);
+    }
+    return output;
+  }
+
+  get resultsFile(): string {
+    return path.join(this.out, 'results.jsonl');
+  }
+
+  /** The results written, in the file's order. */
+  get results(): readonly ResultLine[] {
+    return this.lines;
+  }
+
+  /** Whether a result of this id is in results.jsonl. */
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Appends the results whose id is not written yet, all in one write; returns how many. */
+  append(results: readonly ResultLine[]): number {
+    const fresh = results.filter((r) => typeof r.id === 'string' && !this.ids.has(r.id));
+    if (fresh.length === 0) return 0;
+    const fd = openSync(this.resultsFile, 'a');
+    try {
+      // One write of whole lines: a process killed now leaves all of them or none.
+      writeSync(fd, fresh.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    } finally {
+      closeSync(fd);
+    }
+    for (const r of fresh) {
+      this.ids.add(r.id as string);
+      this.lines.push(r);
+    }
+    return fresh.length;
+  }
+
+  /**
+   * Makes results.jsonl hold every result of `all` (the store's, in order of arrival) once: appends what it
+   * lacks; if it holds lines the store does not (or a repeated or cut line), it is rewritten atomically.
+   */
+  reconcile(all: readonly ResultLine[]): Reconciliation {
+    const known = new Set(all.map((r) => r.id));
+    const foreign = this.lines.filter((r) => !known.has(r.id)).length;
+    if (this.skipped === 0 && foreign === 0) return { appended: this.append(all), dropped: 0 };
+    const dropped = this.skipped + foreign;
+    const kept = this.lines.filter((r) => known.has(r.id));
+    const keptIds = new Set(kept.map((r) => r.id));
+    const missing = all.filter((r) => !keptIds.has(r.id));
+    const lines = [...kept, ...missing];
+    writeFileAtomic(this.resultsFile, lines.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    this.lines.splice(0, this.lines.length, ...lines);
+    this.ids.clear();
+    for (const r of lines) this.ids.add(r.id as string);
+    this.skipped = 0;
+    return { appended: missing.length, dropped };
+  }
+
+  /** The best result by reward so far, or null. */
+  best(): ResultLine | null {
+    return this.top(1)[0] ?? null;
+  }
+
+  /** The highest validation accuracy so far, or null. */
+  bestAccuracy(): number | null {
+    let best: number | null = null;
+    for (const r of this.lines) if (typeof r.accuracy === 'number' && Number.isFinite(r.accuracy) && (best === null || r.accuracy > best)) best = r.accuracy;
+    return best;
+  }
+
+  /** Rewrites best.json atomically when the top architectures changed since the last write (or with `force`); returns whether it wrote. */
+  writeBest(force = false): boolean {
+    const top = this.top(BEST_TOP);
+    const key = top.map((r) => r.id).join(',');
+    if (!force && key === this.bestKey) return false;
+    this.bestKey = key;
+    const id = isRecord(this.config) ? this.config.id : undefined;
+    writeFileAtomic(path.join(this.out, 'best.json'), JSON.stringify({ experiment: id ?? null, evaluations: this.lines.length, best: top[0] ?? null, top }, null, 2) + '\n');
+    return true;
+  }
+
+  /** Rewrites report.html atomically; returns its path. */
+  writeReport(options: WriteReportOptions = {}): string {
+    return writeReport(this.out, this.config, this.lines, options);
+  }
+
+  private top(k: number): ResultLine[] {
+    const scored = this.lines.filter((r) => typeof r.reward === 'number' && Number.isFinite(r.reward));
+    return scored.sort((a, b) => (b.reward as number) - (a.reward as number)).slice(0, k);
+  }
 }

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { REPORT_COLOURS, renderReport, writeReport, type ResultLine } from '../src/report';
+import { REPORT_COLOURS, renderReport, RunOutput, writeReport, type ResultLine } from '../src/report';
 
 const CONV_CONFIG = { id: 'report-conv', space: 'conv', budgetArchs: 60 };
 
@@ -108,6 +108,68 @@ test('empty results give a page that says so', () => {
   assert.doesNotMatch(html, /<svg/);
   const junk = renderReport({ config: null, results: [null as unknown as ResultLine, { reward: 'x' }] });
   assert.match(junk, /unnamed experiment/);
+});
+
+test('a live report reloads itself and says so; the final one does not', () => {
+  const live = renderReport({ config: CONV_CONFIG, results: syntheticConvResults(), refreshSeconds: 10, note: 'Running: 60 of 60 evaluated.' });
+  assert.match(live, /<meta http-equiv="refresh" content="10">/);
+  assert.match(live, /<p class="note">Running: 60 of 60 evaluated\.<\/p>/);
+  const final = renderReport({ config: CONV_CONFIG, results: syntheticConvResults() });
+  assert.doesNotMatch(final, /http-equiv="refresh"/);
+  assert.doesNotMatch(final, /class="note"/);
+});
+
+test('RunOutput appends whole lines as results arrive and replaces best.json only when the best change', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-output-'));
+  try {
+    const results = syntheticConvResults(20);
+    const output = RunOutput.open(dir, CONV_CONFIG);
+    assert.equal(output.append(results.slice(0, 5)), 5);
+    assert.equal(output.append(results.slice(3, 8)), 3, 'ids already written are not written again');
+    const text = readFileSync(path.join(dir, 'results.jsonl'), 'utf8');
+    assert.equal(text.split('\n').length, 9, 'eight lines, each ending in a newline');
+    assert.deepEqual(text.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), results.slice(0, 8).map((r) => r.id));
+
+    assert.equal(output.writeBest(), true);
+    assert.equal(output.writeBest(), false, 'nothing changed');
+    output.append([{ ...results[8], id: 'worse', reward: 0.01 }]);
+    assert.equal(output.writeBest(), true, 'the top ten gained a member');
+    output.append([{ ...results[9], id: 'champion', reward: 0.99, accuracy: 0.99 }]);
+    assert.equal(output.writeBest(), true);
+    const best = JSON.parse(readFileSync(path.join(dir, 'best.json'), 'utf8')) as { experiment: string; evaluations: number; best: { id: string }; top: unknown[] };
+    assert.deepEqual([best.experiment, best.evaluations, best.best.id, best.top.length], ['report-conv', 10, 'champion', 10]);
+    assert.equal(output.bestAccuracy(), 0.99);
+    output.writeReport({ refreshSeconds: 10 });
+    assert.deepEqual(readdirSync(dir).sort(), ['best.json', 'report.html', 'results.jsonl'], 'no temporary files left');
+
+    // Opened again (a resumed run), the file is read back and only missing results are appended.
+    const again = RunOutput.open(dir, CONV_CONFIG);
+    assert.equal(again.results.length, 10);
+    const sizeBefore = statSync(path.join(dir, 'results.jsonl')).size;
+    const stored = [...again.results, ...results.slice(10, 14)];
+    assert.deepEqual(again.reconcile(stored), { appended: 4, dropped: 0 });
+    assert.ok(readFileSync(path.join(dir, 'results.jsonl'), 'utf8').startsWith(text), 'appended, not rewritten');
+    assert.ok(statSync(path.join(dir, 'results.jsonl')).size > sizeBefore);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('RunOutput.reconcile repairs a cut line, repeated ids and lines the store does not hold', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-output-'));
+  try {
+    const results = syntheticConvResults(6);
+    const file = path.join(dir, 'results.jsonl');
+    const line = (r: ResultLine): string => `${JSON.stringify(r)}\n`;
+    writeFileSync(file, line(results[0] as ResultLine) + line(results[1] as ResultLine) + line(results[1] as ResultLine) + line({ ...results[2], id: 'lost' }));
+    appendFileSync(file, JSON.stringify(results[3]).slice(0, 30));
+    const output = RunOutput.open(dir, CONV_CONFIG);
+    assert.deepEqual(output.reconcile(results), { appended: 4, dropped: 3 });
+    const ids = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    assert.deepEqual(ids, results.map((r) => r.id));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------- screenshot
