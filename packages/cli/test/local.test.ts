@@ -4,6 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../src/processes';
+import { convPreset } from '../src/presets';
+import { formatAccuracy, formatDuration, localExperiment, progressLine, RateMeter, retrainFlags } from '../src/commands/local';
+import { UsageError } from '../src/args';
 import { runNasrl, type CliRun } from './helpers';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
@@ -39,6 +42,11 @@ test('nasrl local on NAS-Bench-201 evaluates exactly the budget and the controll
     const report = readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.match(report, /<svg/);
     assert.match(report, /e2e-nb201/);
+    assert.doesNotMatch(report, /http-equiv="refresh"/, 'the final report does not reload itself');
+    const bestAccuracy = Math.max(...lines.map((l) => l.accuracy as number));
+    assert.match(output, new RegExp(`400 of 400 architectures evaluated: ${out}/results\\.jsonl`));
+    assert.match(output, new RegExp(`best validation accuracy ${bestAccuracy.toFixed(2).replace('.', '\\.')}%`));
+    assert.match(output, new RegExp(`report: ${out}/report\\.html`));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -48,4 +56,49 @@ test('nasrl local refuses a bad flag value with a message naming it', async () =
   const { code, output } = await runCli(['local', '--space', 'nb201', '--children', 'many'], 60_000);
   assert.equal(code, 2);
   assert.match(output, /--children: expected an integer/);
+});
+
+test('the conv space takes its settings from a preset (default small) and flags override them', () => {
+  const small = convPreset('small').experiment as Record<string, unknown> & { training: Record<string, unknown>; spaceOptions: Record<string, unknown> };
+  const d = localExperiment(['--id', 'p1']);
+  assert.equal(d.preset, 'small');
+  assert.equal(d.config.budgetArchs, small.budgetArchs);
+  assert.equal(d.config.childrenPerStep, small.childrenPerStep);
+  assert.equal(d.config.learningRate, small.learningRate);
+  for (const [k, v] of Object.entries(small.training)) assert.deepEqual((d.config.training as unknown as Record<string, unknown>)[k], v, `training.${k}`);
+  for (const [k, v] of Object.entries(small.spaceOptions)) assert.deepEqual((d.config.spaceOptions as Record<string, unknown>)[k], v, `spaceOptions.${k}`);
+
+  const o = localExperiment(['--id', 'p2', '--budget-archs', '7', '--children', '3', '--epochs', '5', '--subset', '500', '--lr', '0.05', '--no-reuse']);
+  assert.deepEqual([o.config.budgetArchs, o.config.childrenPerStep, o.config.training.epochs, o.config.training.subset, o.config.learningRate, o.config.reuseEvaluations], [7, 3, 5, 500, 0.05, false]);
+  assert.equal(o.config.training.batchSize, small.training.batchSize, 'what no flag names stays the preset\'s');
+
+  const paper = convPreset('paper').experiment as Record<string, unknown> & { training: Record<string, unknown> };
+  const p = localExperiment(['--id', 'p3', '--preset', 'paper', '--data-dir', '/data/cifar']);
+  assert.deepEqual([p.preset, p.config.budgetArchs, p.config.training.dataset, p.config.training.epochs, p.config.training.dataDir], ['paper', paper.budgetArchs, paper.training.dataset, paper.training.epochs, '/data/cifar']);
+  assert.ok(retrainFlags(p.config, 'paper').join(' ').includes('--data-dir /data/cifar'), 'the retrain command reads the same data');
+  assert.deepEqual(retrainFlags(d.config, 'small'), convPreset('small').retrain);
+
+  assert.throws(() => localExperiment(['--id', 'p4', '--preset', 'paper']), (e: unknown) => e instanceof UsageError && /--data-dir/.test(e.message));
+  assert.throws(() => localExperiment(['--preset', 'huge']), (e: unknown) => e instanceof UsageError && /small, paper/.test(e.message));
+  assert.throws(() => localExperiment(['--space', 'nb201', '--preset', 'small']), (e: unknown) => e instanceof UsageError && /conv space/.test(e.message));
+  assert.throws(() => localExperiment(['--resume', '/nonexistent-run', '--budget-archs', '9']), (e: unknown) => e instanceof UsageError && /only --workers and --replicas/.test(e.message));
+});
+
+test('the progress line shows evaluated/total, the rate, the time left, the best accuracy and the depth', () => {
+  const line = progressLine({ space: 'conv', evaluated: 50, budget: 200, perMinute: 15, bestAccuracy: 0.91234, depth: 5 }, 20);
+  assert.equal(line, '[#####...............] 50/200  15/min  left 10m00s  best 91.23%  depth 5');
+  const early = progressLine({ space: 'nb201', evaluated: 0, budget: 400, perMinute: null, bestAccuracy: null, depth: null }, 10);
+  assert.equal(early, '[..........] 0/400  -/min  left -  best -');
+  assert.equal(formatAccuracy('nb201', 93.456), '93.46%');
+  assert.equal(formatAccuracy('table', 0.5), '0.5000');
+  assert.deepEqual([formatDuration(42), formatDuration(338), formatDuration(7500)], ['42s', '5m38s', '2h05m']);
+
+  // The rate is the recent one: a burst two minutes ago no longer counts.
+  const rate = new RateMeter(60_000, 5_000);
+  rate.add(0, 0);
+  assert.equal(rate.perMinute(), null);
+  rate.add(10_000, 100);
+  assert.equal(rate.perMinute(), 600);
+  for (let t = 20_000; t <= 200_000; t += 10_000) rate.add(t, 100 + (t - 10_000) / 10_000);
+  assert.ok(Math.abs((rate.perMinute() as number) - 6) < 1e-9, `recent rate ${rate.perMinute()}`);
 });
