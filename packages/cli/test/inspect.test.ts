@@ -27,12 +27,24 @@ test('nasrl status, top and export read an experiment from Redis after its run',
 
     const list = await nasrl(['status'], env);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^inspect-nb\t24 evaluated$/m);
+    const bestAccuracy = Math.max(...results.map((r) => r.result.accuracy));
+    assert.match(list.stdout, new RegExp(`^inspect-nb\\t24/24 evaluated\\tbest accuracy ${bestAccuracy.toFixed(2).replace('.', '\\.')}%$`, 'm'));
     const status = await nasrl(['status', 'inspect-nb', '--json'], env);
     assert.equal(status.code, 0, status.stderr);
-    const s = JSON.parse(status.stdout) as { evaluated: number; sampled: number; budgetArchs: number; reservations: string[]; best: { reward: number }; queues: Record<string, Record<string, number>> };
+    const s = JSON.parse(status.stdout) as {
+      evaluated: number; sampled: number; budgetArchs: number; reservations: string[]; best: { reward: number }; bestAccuracy: number;
+      meanChildSeconds: number; recentPerMinute: number; queues: Record<string, Record<string, number>>;
+    };
     assert.deepEqual([s.evaluated, s.sampled, s.budgetArchs, s.reservations], [24, 24, 24, []]);
     assert.equal(s.best.reward, best[0]?.result.reward);
+    assert.equal(s.bestAccuracy, bestAccuracy);
+    const trained = results.filter((r) => !r.result.cached);
+    assert.ok(Math.abs(s.meanChildSeconds - trained.reduce((a, r) => a + r.result.seconds, 0) / trained.length) < 1e-9);
+    assert.ok(s.recentPerMinute > 0, 'a wall-clock rate from the recorded times');
+    const plain = await nasrl(['status', 'inspect-nb'], env);
+    assert.match(plain.stdout, /budget 24 architectures: evaluated 24 of 24 \(100%\)/);
+    assert.match(plain.stdout, /best validation accuracy \d+\.\d\d%/);
+    assert.match(plain.stdout, /time per architecture: \d+\.\d s per child on average; [\d.]+ architectures\/min lately/);
     assert.equal(s.queues['nasrl-children']?.failed, 0);
 
     const top = await nasrl(['top', '-k', '3', 'inspect-nb', '--json'], env);
@@ -52,7 +64,8 @@ test('nasrl status, top and export read an experiment from Redis after its run',
     await store.reserve('inspect-orphan', 3, 4);
     const orphan = await nasrl(['status', 'inspect-orphan'], env);
     assert.equal(orphan.code, 0, orphan.stderr);
-    assert.match(orphan.stdout, /evaluated 0 of 8 \(sampled 4\)/);
+    assert.match(orphan.stdout, /evaluated 0 of 8 \(0%\) \(sampled 4\)/);
+    assert.match(orphan.stdout, /time per architecture: no trained child yet/);
     assert.match(orphan.stdout, /reserved, not yet enqueued: r3-s1/);
 
     // Unknown experiments and missing arguments are named.
@@ -66,5 +79,13 @@ test('nasrl status, top and export read an experiment from Redis after its run',
     connection.disconnect();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--help of local, status, top and export prints the usage and exits 0', { timeout: 60_000 }, async () => {
+  for (const command of ['local', 'status', 'top', 'export']) {
+    const run = await nasrl([command, '--help'], { REDIS_URL: 'redis://127.0.0.1:1' }, 30_000);
+    assert.equal(run.code, 0, `${command} --help: ${run.output}`);
+    assert.match(run.stdout, new RegExp(`^nasrl ${command}`), `${command} --help prints its usage`);
   }
 });

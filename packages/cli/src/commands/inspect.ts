@@ -1,17 +1,67 @@
 import { Queue } from 'bullmq';
-import { CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, QUEUE_PREFIX_PATTERN, STEPS_QUEUE } from '@nasrl/queue';
+import { CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, QUEUE_PREFIX_PATTERN, STEPS_QUEUE, type StoredEvaluation } from '@nasrl/queue';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
-import { exportResults, resultLine } from './local';
+import { exportResults, formatAccuracy, formatDuration, resultLine } from './local';
 
 const REDIS_HELP = 'Redis comes from --redis URL or REDIS_URL (default redis://127.0.0.1:6379).';
 
+export const STATUS_USAGE = `nasrl status [ID] [--json] [--queue-prefix P] [--redis URL]
+
+Without ID: every experiment in Redis with its evaluated/budget and best validation accuracy. With ID: the
+experiment's budget and progress, the best architecture, the time per architecture (mean training seconds of a
+child, and the recent wall-clock rate), the baseline, reservations and queue counts. ${REDIS_HELP}`;
+
+export const TOP_USAGE = `nasrl top -k N ID [--json] [--redis URL]
+
+The N best architectures of an experiment by reward. ${REDIS_HELP}`;
+
+export const EXPORT_USAGE = `nasrl export ID --out DIR [--redis URL]
+
+Writes results.jsonl, best.json and report.html of an experiment into DIR. ${REDIS_HELP}`;
+
+/** Results whose recorded times give the recent wall-clock rate. */
+const RECENT_RESULTS = 50;
+
+/** What `nasrl status` says about the time an architecture takes. */
+export interface ArchitectureTiming {
+  /** Mean training (or simulated) seconds of a child, cached results left out; null without any. */
+  readonly meanChildSeconds: number | null;
+  /** Architectures per minute over the last results, by the times they were recorded; null with fewer than two. */
+  readonly recentPerMinute: number | null;
+}
+
+/** The time per architecture of `results` (in order of arrival). */
+export function architectureTiming(results: readonly StoredEvaluation[]): ArchitectureTiming {
+  const trained = results.filter((r) => !r.result.cached && Number.isFinite(r.result.seconds));
+  const meanChildSeconds = trained.length === 0 ? null : trained.reduce((a, r) => a + r.result.seconds, 0) / trained.length;
+  const recent = results.slice(-RECENT_RESULTS).map((r) => r.recordedAt).filter((t) => Number.isFinite(t));
+  const span = recent.length >= 2 ? Math.max(...recent) - Math.min(...recent) : 0;
+  return { meanChildSeconds, recentPerMinute: span > 0 ? ((recent.length - 1) * 60_000) / span : null };
+}
+
+function bestOf(results: readonly StoredEvaluation[]): StoredEvaluation | undefined {
+  return [...results].sort((a, b) => b.result.reward - a.result.reward)[0];
+}
+
 async function withStore<T>(redisUrl: string, f: (store: ExperimentStore, url: string) => Promise<T>): Promise<T> {
   const connection = connectRedis(redisUrl);
+  connection.on('error', () => undefined);
   try {
+    let timer: NodeJS.Timeout | undefined;
+    const reached = await Promise.race([connection.ping().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)))]);
+    clearTimeout(timer);
+    if (!reached) {
+      throw new Error(`cannot reach Redis at ${redisUrl} within 5 s. ${REDIS_HELP} A finished or stopped \`nasrl local\` run has stopped its own Redis: read its output folder, or continue it with \`nasrl local --resume DIR\``);
+    }
     return await f(new ExperimentStore(connection), redisUrl);
   } finally {
     connection.disconnect();
   }
+}
+
+function usage(text: string): number {
+  console.log(text);
+  return 0;
 }
 
 function redisOf(flag: string | undefined): string {
@@ -20,6 +70,7 @@ function redisOf(flag: string | undefined): string {
 
 /** `nasrl status [ID]`: every experiment, or one experiment's progress and queues. */
 export async function statusCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) return usage(STATUS_USAGE);
   const args = parseArgs(argv, ['redis', 'queue-prefix'], ['json']);
   const id = args.positional[0];
   const prefix = stringFlag(args, 'queue-prefix') ?? DEFAULT_QUEUE_PREFIX;
@@ -27,13 +78,24 @@ export async function statusCommand(argv: string[]): Promise<number> {
   return withStore(redisOf(stringFlag(args, 'redis')), async (store, url) => {
     if (id === undefined) {
       const ids = await store.list();
-      if (ids.length === 0) console.log(`no experiments in ${url}`);
-      for (const e of ids) console.log(`${e}\t${await store.resultCount(e)} evaluated`);
+      const rows = [];
+      for (const e of ids) {
+        const results = await store.results(e);
+        const config = await store.get(e).catch(() => null);
+        const best = bestOf(results);
+        rows.push({ experiment: e, evaluated: results.length, budgetArchs: config?.budgetArchs ?? null, bestAccuracy: best?.result.accuracy ?? null, space: config?.space ?? '?' });
+      }
+      if (args.flags.has('json')) console.log(JSON.stringify(rows));
+      else if (rows.length === 0) console.log(`no experiments in ${url}`);
+      else for (const r of rows) console.log(`${r.experiment}\t${r.evaluated}/${r.budgetArchs ?? '?'} evaluated\tbest accuracy ${formatAccuracy(r.space, r.bestAccuracy)}`);
       return 0;
     }
     const config = await store.get(id);
-    const [count, baseline, sampled, reservations] = await Promise.all([store.resultCount(id), store.baseline(id), store.sampled(id), store.outstandingReservations(id)]);
-    const top = (await store.results(id)).sort((a, b) => b.result.reward - a.result.reward)[0];
+    const [count, baseline, sampled, reservations, results] = await Promise.all([
+      store.resultCount(id), store.baseline(id), store.sampled(id), store.outstandingReservations(id), store.results(id),
+    ]);
+    const top = bestOf(results);
+    const timing = architectureTiming(results);
     const counts: Record<string, Record<string, number>> = {};
     for (const name of [CHILDREN_QUEUE, STEPS_QUEUE]) {
       const connection = connectRedis(url);
@@ -42,15 +104,23 @@ export async function statusCommand(argv: string[]): Promise<number> {
       await q.close();
       connection.disconnect();
     }
-    const status = { experiment: id, space: config.space, evaluator: config.evaluator, budgetArchs: config.budgetArchs, sampled, evaluated: count, reservations, baseline: baseline.value, best: top ? resultLine(top) : null, queues: counts };
+    const status = {
+      experiment: id, space: config.space, evaluator: config.evaluator, budgetArchs: config.budgetArchs, sampled, evaluated: count, reservations,
+      baseline: baseline.value, bestAccuracy: top?.result.accuracy ?? null, best: top ? resultLine(top) : null, ...timing, queues: counts,
+    };
     if (args.flags.has('json')) console.log(JSON.stringify(status));
     else {
+      const percent = config.budgetArchs > 0 ? ` (${Math.floor((100 * count) / config.budgetArchs)}%)` : '';
       console.log(`experiment ${id}: ${config.space} space, ${config.evaluator} evaluator`);
-      console.log(`  evaluated ${count} of ${config.budgetArchs} (sampled ${sampled}); baseline ${baseline.value.toFixed(4)}`);
+      console.log(`  budget ${config.budgetArchs} architectures: evaluated ${count} of ${config.budgetArchs}${percent} (sampled ${sampled}); baseline ${baseline.value.toFixed(4)}`);
+      console.log(`  best validation accuracy ${formatAccuracy(config.space, top?.result.accuracy)}`);
+      const child = timing.meanChildSeconds === null ? 'no trained child yet' : `${timing.meanChildSeconds.toFixed(1)} s per child on average`;
+      const wall = timing.recentPerMinute === null ? '' : `; ${timing.recentPerMinute.toFixed(1)} architectures/min lately (${formatDuration(60 / timing.recentPerMinute)} each, wall clock)`;
+      console.log(`  time per architecture: ${child}${wall}`);
       // Steps whose architectures are reserved but not enqueued yet: normal for a moment, or left by a replica
       // that died, until it restarts or another replica takes them over.
       if (reservations.length > 0) console.log(`  reserved, not yet enqueued: ${reservations.join(', ')}`);
-      if (top) console.log(`  best reward ${top.result.reward.toFixed(4)} (accuracy ${top.result.accuracy.toFixed(4)}): ${top.archKey}`);
+      if (top) console.log(`  best architecture (reward ${top.result.reward.toFixed(4)}): ${top.archKey}`);
       for (const [name, c] of Object.entries(counts)) console.log(`  ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     }
     return 0;
@@ -59,6 +129,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 /** `nasrl top -k N ID`: the N best architectures by reward. */
 export async function topCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) return usage(TOP_USAGE);
   const args = parseArgs(argv.map((a) => (a === '-k' ? '--k' : a)), ['k', 'redis'], ['json']);
   const id = args.positional[0];
   if (!id) throw new UsageError(`nasrl top needs an experiment id: nasrl top -k N ID. ${REDIS_HELP}`);
@@ -74,6 +145,7 @@ export async function topCommand(argv: string[]): Promise<number> {
 
 /** `nasrl export ID --out DIR`: results.jsonl and best.json of an experiment. */
 export async function exportCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) return usage(EXPORT_USAGE);
   const args = parseArgs(argv, ['out', 'redis']);
   const id = args.positional[0];
   const out = stringFlag(args, 'out');
