@@ -9,7 +9,7 @@ import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError, typ
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 import { CONV_PRESET_NAMES, convPreset } from '../presets';
 import {
-  ensureRedisServer, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForExit, writePidFile, type Guard, type ServiceProcess,
+  ensureRedisServer, isAlive, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForExit, writePidFile, type Guard, type ServiceProcess,
 } from '../processes';
 import { RunOutput, writeFileAtomic } from '../report';
 
@@ -524,7 +524,7 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     writeFileSync(path.join(out, 'experiment.json'), JSON.stringify(config, null, 2) + '\n');
     const record: LaunchRecord = { shards, replicas, workers, preset: config.space === 'conv' ? setup.preset ?? 'small' : null, redis: ownRedis ? 'own' : 'external' };
     writeFileSync(path.join(out, 'launch.json'), JSON.stringify(record, null, 2) + '\n');
-    guard.tell({ run: { id, out, redisUrl, ownRedis } });
+    guard.tell({ run: { id, out, redisUrl, ownRedis, resumeCommand: `${nasrlCommand()} local --resume ${shownPath(out)}` } });
     output = RunOutput.open(out, config);
     const reconciled = output.reconcile((await store.results(id)).map(resultLine));
     let tailFrom = output.results.length;
@@ -623,6 +623,7 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
       if (busy || !store || !output) return;
       busy = true;
       try {
+        if (redis && !isAlive(redis.pid)) failure(`redis-server (pid ${redis.pid}) exited; its log: ${path.join(out, 'redis', 'redis.log')}`);
         const fresh = await within(store.results(id, tailFrom), 5_000, null);
         if (fresh !== null && fresh.length > 0) {
           output.append(fresh.map(resultLine));
@@ -668,7 +669,7 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
   } finally {
     await stopServices();
     if (store && output) {
-      const last = await finalResults(store, id, output, ownRedis);
+      const last = redis && !isAlive(redis.pid) ? null : await finalResults(store, id, output, ownRedis);
       output.writeBest(true);
       const finished = code === 0;
       output.writeReport(finished ? {} : { note: `Stopped after ${output.results.length} of ${config.budgetArchs} evaluations; continue with: ${nasrlCommand()} local --resume ${shownPath(out)}` });
@@ -723,7 +724,8 @@ export function guardMain(): void {
       const output = RunOutput.open(out, config);
       const r = await finalResults(store, run.id, output, run.ownRedis === true);
       output.writeBest(true);
-      output.writeReport({ note: `Stopped (the launcher ended) after ${output.results.length} of ${config.budgetArchs} evaluations; continue with: nasrl local --resume ${out}` });
+      const resume = typeof run.resumeCommand === 'string' ? run.resumeCommand : `nasrl local --resume ${out}`;
+      output.writeReport({ note: `Stopped (the launcher ended) after ${output.results.length} of ${config.budgetArchs} evaluations; continue with: ${resume}` });
       log('results_written', { evaluations: output.results.length, appended: r?.appended ?? null, dropped: r?.dropped ?? null });
     } finally {
       connection.disconnect();
