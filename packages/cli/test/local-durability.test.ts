@@ -11,9 +11,9 @@ const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-
 // REDIS_URL unset: nasrl local starts a redis-server of its own, with its data in <out>/redis.
 const ENV = { REDIS_URL: '' };
 
-/** A small NAS-Bench-201 run whose children take ~0.3-0.45 s each (training seconds × 0.0002). */
+/** A small NAS-Bench-201 run whose children take about 0.3 s each, so that workers are busy whenever the launcher is killed. */
 function localArgs(out: string, id: string, budget: number): string[] {
-  return ['local', '--space', 'nb201', '--table', TABLE, '--time-scale', '0.0002', '--budget-archs', String(budget), '--children', '4', '--workers', '2', '--replicas', '2', '--shards', '2', '--out', out, '--id', id];
+  return ['local', '--space', 'nb201', '--table', TABLE, '--time-scale', '0.003', '--budget-archs', String(budget), '--children', '4', '--workers', '2', '--replicas', '2', '--shards', '2', '--out', out, '--id', id];
 }
 
 /** The results a run's Redis data holds: a redis-server started on <out>/redis for the reading. */
