@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ChildPlan, Padding } from './plan';
+import type { ConvClassifier } from '@nasrl/spaces';
+import type { ChildPlan, Padding, PoolStride } from './plan';
 
 /** Batch-norm settings of a child. */
 export interface BatchNormOptions {
@@ -50,14 +51,20 @@ function batchNormReluTraining(epsilon: number, stats: (mean: tf.Tensor, varianc
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
 }
 
+/** The classifier's input: globally averaged features, or every position flattened. */
+function classifierInput(features: tf.Tensor4D, classifier: ConvClassifier): tf.Tensor2D {
+  const [b, h, w, c] = features.shape;
+  return classifier === 'flatten' ? tf.reshape(features, [b, h * w * c]) : (tf.mean(features, [1, 2]) as tf.Tensor2D);
+}
+
 /**
- * Mean softmax cross-entropy of a dense classifier on globally averaged features, as one custom gradient.
- * `onehot` is a constant of the batch.
+ * Mean softmax cross-entropy of a dense classifier on globally averaged (or flattened) features, as one
+ * custom gradient. `onehot` is a constant of the batch.
  */
-function classifierLoss(onehot: tf.Tensor2D) {
+function classifierLoss(onehot: tf.Tensor2D, classifier: ConvClassifier) {
   const f = (features: tf.Tensor4D, weights: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const [b, h, w, c] = features.shape;
-    const pooled = tf.mean(features, [1, 2]) as tf.Tensor2D;
+    const pooled = classifierInput(features, classifier);
     const logp = tf.logSoftmax(tf.add(tf.matMul(pooled, weights), bias));
     const loss = tf.div(tf.neg(tf.sum(tf.mul(onehot, logp))), b) as tf.Scalar;
     save([pooled, logp, weights]);
@@ -68,8 +75,10 @@ function classifierLoss(onehot: tf.Tensor2D) {
         const dlogits = tf.mul(tf.sub(tf.exp(lp), onehot), tf.div(dy, b)) as tf.Tensor2D;
         const dweights = tf.matMul(p, dlogits, true, false);
         const dbias = tf.sum(dlogits, 0);
-        const dpooled = tf.div(tf.matMul(dlogits, wt, false, true), h * w);
-        const dfeatures = tf.tile(tf.reshape(dpooled, [b, 1, 1, c]), [1, h, w, 1]);
+        const dinput = tf.matMul(dlogits, wt, false, true);
+        const dfeatures = classifier === 'flatten'
+          ? tf.reshape(dinput, [b, h, w, c])
+          : tf.tile(tf.reshape(tf.div(dinput, h * w), [b, 1, 1, c]), [1, h, w, 1]);
         return [dfeatures, dweights, dbias];
       },
     };
@@ -77,18 +86,33 @@ function classifierLoss(onehot: tf.Tensor2D) {
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (features: tf.Tensor4D, weights: tf.Tensor2D, bias: tf.Tensor1D) => tf.Scalar;
 }
 
-function concatPadded(tensors: tf.Tensor4D[], padding: readonly Padding[]): tf.Tensor4D {
+/**
+ * 'same' padding [before, after] of one dimension, as TensorFlow defines it. Convolutions pass it
+ * explicitly: the wasm backend's Conv2D with 'same' computes wrong outputs for a filter of size 1 in one
+ * dimension and stride 2 (checked against the CPU backend in the child tests), explicit amounts are right.
+ */
+function samePadding(size: number, filter: number, stride: number): [number, number] {
+  const total = Math.max((Math.ceil(size / stride) - 1) * stride + filter - size, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/** Joins tensors along depth, each average-pooled by its stride (if any) and zero-padded to the common size. */
+function join(tensors: tf.Tensor4D[], pool: readonly PoolStride[], padding: readonly Padding[]): tf.Tensor4D {
   const padded = tensors.map((t, k) => {
+    const [sh, sw] = pool[k] ?? [1, 1];
+    const pooled = sh > 1 || sw > 1 ? tf.avgPool(t, [sh, sw], [sh, sw], 'same') : t;
     const [top, bottom, left, right] = padding[k] as Padding;
-    return top + bottom + left + right === 0 ? t : (tf.pad(t, [[0, 0], [top, bottom], [left, right], [0, 0]]) as tf.Tensor4D);
+    return top + bottom + left + right === 0 ? pooled : (tf.pad(pooled, [[0, 0], [top, bottom], [left, right], [0, 0]]) as tf.Tensor4D);
   });
   return padded.length === 1 ? (padded[0] as tf.Tensor4D) : (tf.concat(padded, 3) as tf.Tensor4D);
 }
 
 /**
  * A child network built from a plan: explicit variables (no layers library), conv → batch norm → ReLU per
- * layer, optional pooling layers, skip inputs concatenated along depth after zero padding, and a global
- * average pool with a dense softmax classifier on every output no layer consumed. Call dispose() when done.
+ * layer, optional pooling layers, skip inputs concatenated along depth after zero padding (or average
+ * pooling, with merge 'pool'), and a dense softmax classifier on the globally averaged (or flattened)
+ * outputs that no layer consumed. Call dispose() when done.
  */
 export class ChildModel {
   readonly plan: ChildPlan;
@@ -130,9 +154,9 @@ export class ChildModel {
 
   private createDense(plan: ChildPlan, seed: number): { weights: tf.Variable; bias: tf.Variable } {
     // Glorot uniform.
-    const limit = Math.sqrt(6 / (plan.featureChannels + plan.classes));
+    const limit = Math.sqrt(6 / (plan.classifierInputs + plan.classes));
     return {
-      weights: tf.variable(tf.randomUniform([plan.featureChannels, plan.classes], -limit, limit, 'float32', seed)),
+      weights: tf.variable(tf.randomUniform([plan.classifierInputs, plan.classes], -limit, limit, 'float32', seed)),
       bias: tf.variable(tf.zeros([plan.classes])),
     };
   }
@@ -151,7 +175,7 @@ export class ChildModel {
   private features(images: tf.Tensor4D, training: boolean): tf.Tensor4D {
     const outputs: tf.Tensor4D[] = [];
     this.plan.layers.forEach((layer, i) => {
-      const x = layer.inputs.length === 0 ? images : concatPadded(layer.inputs.map((j) => outputs[j] as tf.Tensor4D), layer.inputPadding);
+      const x = layer.inputs.length === 0 ? images : join(layer.inputs.map((j) => outputs[j] as tf.Tensor4D), layer.inputPool, layer.inputPadding);
       const strides: [number, number] = [layer.strideHeight, layer.strideWidth];
       const window: [number, number] = [layer.filterHeight, layer.filterWidth];
       const v = this.convs[i];
@@ -160,7 +184,10 @@ export class ChildModel {
       else if (layer.type === 'avgpool') y = tf.avgPool(x, window, strides, 'same');
       else if (v === undefined) throw new Error(`layer ${i}: missing variables`);
       else {
-        const conv = tf.conv2d(x, v.filter as tf.Tensor4D, strides, 'same');
+        const padding: [[number, number], [number, number], [number, number], [number, number]] = [
+          [0, 0], samePadding(layer.inHeight, layer.filterHeight, layer.strideHeight), samePadding(layer.inWidth, layer.filterWidth, layer.strideWidth), [0, 0],
+        ];
+        const conv = tf.conv2d(x, v.filter as tf.Tensor4D, strides, padding);
         if (training) {
           y = batchNormReluTraining(this.bn.epsilon, (mean, variance) => this.updateMovingStatistics(v, mean, variance))(conv, v.gamma as tf.Tensor1D, v.beta as tf.Tensor1D);
         } else {
@@ -170,7 +197,7 @@ export class ChildModel {
       }
       outputs.push(y);
     });
-    return concatPadded(this.plan.outputs.map((i) => outputs[i] as tf.Tensor4D), this.plan.outputPadding);
+    return join(this.plan.outputs.map((i) => outputs[i] as tf.Tensor4D), this.plan.outputPool, this.plan.outputPadding);
   }
 
   /**
@@ -180,7 +207,7 @@ export class ChildModel {
   trainingLoss(images: tf.Tensor4D, onehot: tf.Tensor2D): tf.Scalar {
     this.checkAlive();
     const features = this.features(images, true);
-    return classifierLoss(onehot)(features, this.dense.weights as tf.Tensor2D, this.dense.bias as tf.Tensor1D);
+    return classifierLoss(onehot, this.plan.classifier)(features, this.dense.weights as tf.Tensor2D, this.dense.bias as tf.Tensor1D);
   }
 
   private updateMovingStatistics(v: ConvVariables, mean: tf.Tensor, variance: tf.Tensor): void {
@@ -194,7 +221,7 @@ export class ChildModel {
     this.checkAlive();
     return tf.tidy(() => {
       const features = this.features(images, false);
-      return tf.add(tf.matMul(tf.mean(features, [1, 2]) as tf.Tensor2D, this.dense.weights as tf.Tensor2D), this.dense.bias) as tf.Tensor2D;
+      return tf.add(tf.matMul(classifierInput(features, this.plan.classifier), this.dense.weights as tf.Tensor2D), this.dense.bias) as tf.Tensor2D;
     });
   }
 

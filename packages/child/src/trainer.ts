@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvArchitecture } from '@nasrl/spaces';
-import { augmentBatch, gatherBatch, permutation, seededRandom } from '@nasrl/datasets';
-import type { AugmentOptions, Dataset } from '@nasrl/datasets';
+import { augmentBatch, permutation, seededRandom } from '@nasrl/datasets';
+import type { AugmentOptions, Dataset, Split } from '@nasrl/datasets';
 import { TrainingCancelledError, TrainingOptionError } from './errors';
 import { ChildModel } from './model';
 import type { BatchNormOptions } from './model';
@@ -41,6 +41,8 @@ export interface TrainOptions {
   seed?: number;
   /** Limits checked before anything is allocated. */
   limits?: ChildLimits;
+  /** After the last epoch, also measure the accuracy on `data.test` (TrainResult.testAccuracy). Default false. */
+  evaluateTest?: boolean;
 }
 
 /** TrainOptions with every default filled in. */
@@ -59,6 +61,7 @@ export interface CompiledTrainOptions {
   readonly validationBatchSize: number;
   readonly seed: number;
   readonly limits: ChildLimits;
+  readonly evaluateTest: boolean;
 }
 
 /** What onEpoch receives after each epoch's validation. */
@@ -88,6 +91,8 @@ export interface TrainResult {
   /** Training images per second over all epochs (validation excluded). */
   readonly imagesPerSecond: number;
   readonly finalTrainLoss: number;
+  /** Accuracy on the test split after the last epoch, with `evaluateTest` (absent otherwise). */
+  readonly testAccuracy?: number;
 }
 
 /** Callbacks and cancellation of trainChild. */
@@ -124,6 +129,7 @@ export function compileTrainOptions(options: TrainOptions = {}, defaultAugment: 
     validationBatchSize: positiveInt(options.validationBatchSize ?? 500, 'validationBatchSize'),
     seed: options.seed ?? 1,
     limits: options.limits ?? {},
+    evaluateTest: options.evaluateTest ?? false,
   };
 }
 
@@ -146,18 +152,52 @@ export function rewardOf(curve: readonly number[], window: number, power: number
   return { reward: best ** power, best };
 }
 
+/** A split's images and labels on the backend, uploaded once per training. */
+interface SplitTensors {
+  readonly images: tf.Tensor4D;
+  readonly labels: tf.Tensor1D;
+  readonly count: number;
+}
+
+function uploadSplit(split: Split, data: Pick<Dataset, 'height' | 'width' | 'channels'>): SplitTensors {
+  return {
+    images: tf.tensor4d(split.images, [split.count, data.height, data.width, data.channels]),
+    labels: tf.tensor1d(Int32Array.from(split.labels), 'int32'),
+    count: split.count,
+  };
+}
+
+function disposeSplit(s: SplitTensors | undefined): void {
+  s?.images.dispose();
+  s?.labels.dispose();
+}
+
+/** Fraction of a split's images that the model classifies correctly (moving batch-norm statistics), in batches. */
+function accuracyOn(model: ChildModel, split: SplitTensors, batchSize: number): number {
+  if (split.count === 0) return 0;
+  const correct = tf.tidy(() => {
+    let sum: tf.Tensor = tf.scalar(0, 'int32');
+    for (let start = 0; start < split.count; start += batchSize) {
+      const n = Math.min(batchSize, split.count - start);
+      const images = tf.slice(split.images, [start, 0, 0, 0], [n, -1, -1, -1]);
+      const labels = tf.slice(split.labels, [start], [n]);
+      sum = tf.add(sum, tf.sum(tf.cast(tf.equal(tf.argMax(model.predict(images), 1), labels), 'int32')));
+    }
+    return sum;
+  });
+  const value = correct.dataSync()[0] as number;
+  correct.dispose();
+  return value / split.count;
+}
+
 /** Fraction of validation images the model classifies correctly (moving batch-norm statistics). */
 export function evaluate(model: ChildModel, data: Dataset, batchSize: number): number {
-  const split = data.validation;
-  const size = data.height * data.width * data.channels;
-  let correct = 0;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const n = Math.min(batchSize, split.count - start);
-    const images = split.images.subarray(start * size, (start + n) * size);
-    const predicted = tf.tidy(() => tf.argMax(model.predict(tf.tensor4d(images, [n, data.height, data.width, data.channels])), 1).dataSync());
-    for (let i = 0; i < n; i++) if (predicted[i] === split.labels[start + i]) correct++;
+  const split = uploadSplit(data.validation, data);
+  try {
+    return accuracyOn(model, split, batchSize);
+  } finally {
+    disposeSplit(split);
   }
-  return split.count === 0 ? 0 : correct / split.count;
 }
 
 /**
@@ -176,28 +216,49 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
   const velocities = tf.tidy(() => variables.map((v) => tf.variable(tf.zerosLike(v.variable), false)));
   const random = seededRandom(o.seed * 7919 + 17);
   const size = data.height * data.width * data.channels;
-  const batchImages = new Float32Array(batchSize * size);
-  const batchLabels = new Int32Array(batchSize);
+  // The splits live on the backend for the whole training: an epoch shuffles them there and batches are
+  // slices of it. Augmented batches are the exception: each is cropped and flipped in JavaScript.
+  const train = o.augment ? undefined : uploadSplit(data.train, data);
+  const validation = uploadSplit(data.validation, data);
+  const batchImages = o.augment ? new Float32Array(batchSize * size) : undefined;
+  const batchLabels = o.augment ? new Int32Array(batchSize) : undefined;
   const stepsPerEpoch = Math.floor(data.train.count / batchSize); // the last partial batch is dropped
   const totalSteps = stepsPerEpoch * o.epochs;
   const curve: number[] = [];
   let trainSeconds = 0;
   let finalTrainLoss = NaN;
+  let testAccuracy: number | undefined;
   let step = 0;
+  let shuffled: { images: tf.Tensor4D; labels: tf.Tensor1D } | undefined;
+  let lossSum: tf.Tensor | undefined;
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       const order = permutation(data.train.count, random);
       const epochStart = performance.now();
-      let lossSum = 0;
+      if (train !== undefined) {
+        shuffled = tf.tidy(() => {
+          const indices = tf.tensor1d(Int32Array.from(order), 'int32');
+          return { images: tf.gather(train.images, indices), labels: tf.gather(train.labels, indices) };
+        });
+      }
+      lossSum = tf.scalar(0);
       for (let b = 0; b < stepsPerEpoch; b++) {
         if (hooks.signal?.aborted) throw new TrainingCancelledError(epoch);
-        const indices = order.subarray(b * batchSize, (b + 1) * batchSize);
-        if (o.augment) augmentBatch(data.train, data, indices, o.augment, random, batchImages, batchLabels);
-        else gatherBatch(data.train, size, indices, batchImages, batchLabels);
         const lr = learningRateAt(o, step, totalSteps);
-        const loss = tf.tidy(() => {
-          const x = tf.tensor4d(batchImages, [batchSize, data.height, data.width, data.channels]);
-          const onehot = tf.oneHot(tf.tensor1d(batchLabels, 'int32'), data.classes) as tf.Tensor2D;
+        const previous: tf.Tensor = lossSum;
+        lossSum = tf.tidy(() => {
+          let x: tf.Tensor4D;
+          let labels: tf.Tensor1D;
+          if (shuffled !== undefined) {
+            x = tf.slice(shuffled.images, [b * batchSize, 0, 0, 0], [batchSize, -1, -1, -1]);
+            labels = tf.slice(shuffled.labels, [b * batchSize], [batchSize]);
+          } else {
+            const images = batchImages as Float32Array;
+            augmentBatch(data.train, data, order.subarray(b * batchSize, (b + 1) * batchSize), o.augment as AugmentOptions, random, images, batchLabels as Int32Array);
+            x = tf.tensor4d(images, [batchSize, data.height, data.width, data.channels]);
+            labels = tf.tensor1d(batchLabels as Int32Array, 'int32');
+          }
+          const onehot = tf.oneHot(labels, data.classes) as tf.Tensor2D;
           const { value, grads } = tf.variableGrads(() => model.trainingLoss(x, onehot), variables.map((v) => v.variable));
           variables.forEach(({ variable, decay }, k) => {
             let g = grads[variable.name] as tf.Tensor;
@@ -209,19 +270,26 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
             const update = o.nesterov ? tf.add(g, tf.mul(v, o.momentum)) : v;
             variable.assign(tf.sub(variable, tf.mul(update, lr)));
           });
-          return value;
+          return tf.add(previous, value);
         });
-        lossSum += (await loss.data())[0] as number;
-        loss.dispose();
+        previous.dispose();
         step++;
         // Let timers, signals and other callbacks run between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+      const lossTotal = (await lossSum.data())[0] as number;
+      lossSum.dispose();
+      lossSum = undefined;
+      if (shuffled !== undefined) {
+        shuffled.images.dispose();
+        shuffled.labels.dispose();
+        shuffled = undefined;
+      }
       const epochSeconds = (performance.now() - epochStart) / 1000;
       trainSeconds += epochSeconds;
-      finalTrainLoss = lossSum / Math.max(1, stepsPerEpoch);
+      finalTrainLoss = lossTotal / Math.max(1, stepsPerEpoch);
       if (!Number.isFinite(finalTrainLoss)) finalTrainLoss = NaN;
-      const accuracy = evaluate(model, data, o.validationBatchSize);
+      const accuracy = accuracyOn(model, validation, o.validationBatchSize);
       curve.push(accuracy);
       hooks.onEpoch?.({
         epoch, epochs: o.epochs, trainLoss: finalTrainLoss, validationAccuracy: accuracy,
@@ -229,7 +297,21 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
         imagesPerSecond: (stepsPerEpoch * batchSize) / Math.max(epochSeconds, 1e-9),
       });
     }
+    if (o.evaluateTest) {
+      if (data.test === undefined) throw new TrainingOptionError(`evaluateTest: dataset ${data.name} was loaded without its test split`);
+      const test = uploadSplit(data.test, data);
+      try {
+        testAccuracy = accuracyOn(model, test, o.validationBatchSize);
+      } finally {
+        disposeSplit(test);
+      }
+    }
   } finally {
+    lossSum?.dispose();
+    shuffled?.images.dispose();
+    shuffled?.labels.dispose();
+    disposeSplit(train);
+    disposeSplit(validation);
     model.dispose();
     for (const v of velocities) v.dispose();
   }
@@ -237,5 +319,6 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
   return {
     curve, reward, bestValidationAccuracy: best, seconds: (performance.now() - started) / 1000, parameters: plan.parameters,
     imagesPerSecond: (totalSteps * batchSize) / Math.max(trainSeconds, 1e-9), finalTrainLoss,
+    ...(testAccuracy !== undefined ? { testAccuracy } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { baselineFor, shapeReward } from '@nasrl/controller';
+import { baselineFor, costFactor, shapeReward } from '@nasrl/controller';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
@@ -69,7 +69,12 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
     const usable = outcomes.filter((c) => c.result !== null);
-    const rewards = usable.map((c) => shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower));
+    const cost = config.costReward;
+    const rewards = usable.map((c) => {
+      const shaped = shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower);
+      if (cost === null || c.result === null) return shaped;
+      return shaped * costFactor(cost.metric === 'seconds' ? c.result.seconds : c.result.parameters, cost.target, cost.weight);
+    });
     const raw = usable.map((c) => c.result?.reward ?? 0);
     const accuracies = usable.map((c) => c.result?.accuracy ?? 0);
     if (usable.length === 0) {

@@ -15,7 +15,7 @@
  */
 export { ControllerPolicy } from './policy';
 export type { PolicyOptions, CompiledPolicyOptions, SampledArchitecture, ScoredArchitecture } from './policy';
-export { reinforceStep, compileReinforceOptions, REINFORCE_DEFAULTS, shapeReward } from './reinforce';
+export { reinforceStep, compileReinforceOptions, costFactor, REINFORCE_DEFAULTS, shapeReward } from './reinforce';
 export type { ReinforceOptions, ReinforceStep } from './reinforce';
 export { EMPTY_BASELINE, updateBaseline, baselineFor } from './baseline';
 export type { BaselineState } from './baseline';

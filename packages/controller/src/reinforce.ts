@@ -71,6 +71,15 @@ export function reinforceStep(
 }
 
 /**
+ * The cost factor of a cost-aware reward, (cost / target)^weight (MnasNet): 1 at the target, below 1 above
+ * it for a negative weight. A cost that is not positive and finite (unknown) gives 1.
+ */
+export function costFactor(cost: number, target: number, weight: number): number {
+  if (!(cost > 0) || !Number.isFinite(cost) || weight === 0) return 1;
+  return (cost / target) ** weight;
+}
+
+/**
  * The reward REINFORCE sees: (scale · reward)^power, sign kept. Scaling puts accuracies in [0, 1]; a power
  * above 1 widens the gaps between the best children (the paper cubes CIFAR-10 accuracies).
  */

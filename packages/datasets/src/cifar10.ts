@@ -19,6 +19,8 @@ export const CIFAR10_TEST = 10000;
 export interface Cifar10Options {
   /** Training images to keep (the first N); validation keeps min(5,000, ⌈N/5⌉). Default all 45,000. */
   subset?: number;
+  /** Validation images to keep (the last N of data_batch_5.bin). Default min(5,000, ⌈subset/5⌉). */
+  validationSubset?: number;
   /** Whether to load the held-out test split from test_batch.bin. Default false: searches never read it. */
   test?: boolean;
   /** Test images to keep when `test` is set (the first N records of test_batch.bin). Default all 10,000. */
@@ -82,7 +84,10 @@ export function loadCifar10(dir: string, options: Cifar10Options = {}): Dataset 
     throw new DatasetOptionError(`cifar10 test subset: expected 1..${perFile} test images, got ${testCount}`);
   }
   const trainCount = subset;
-  const validationCount = subset === fullTrain ? fullValidation : Math.min(fullValidation, Math.ceil(subset / 5));
+  const validationCount = options.validationSubset ?? (subset === fullTrain ? fullValidation : Math.min(fullValidation, Math.ceil(subset / 5)));
+  if (!Number.isInteger(validationCount) || validationCount < 1 || validationCount > fullValidation) {
+    throw new DatasetOptionError(`cifar10 validation subset: expected 1..${fullValidation} validation images, got ${validationCount}`);
+  }
   const size = 32 * 32 * 3;
   const train: Split = { images: new Float32Array(trainCount * size), labels: new Uint8Array(trainCount), count: trainCount };
   const validation: Split = { images: new Float32Array(validationCount * size), labels: new Uint8Array(validationCount), count: validationCount };

@@ -30,6 +30,8 @@ export const FASHION_MNIST_LAYOUT: FashionMnistLayout = { train: 5000, validatio
 export interface FashionMnistOptions {
   /** Training images to keep (balanced over the classes); validation keeps min(10,000, ⌈N/5⌉). Default all 50,000. */
   subset?: number;
+  /** Validation images to keep (balanced over the classes). Default min(10,000, ⌈subset/5⌉). */
+  validationSubset?: number;
   /** Whether to load the held-out test split (the end of each class file). Default false: searches never read it. */
   test?: boolean;
   /** Test images to keep when `test` is set (balanced over the classes). Default all 10,000. */
@@ -194,7 +196,10 @@ export function loadFashionMnist(options: FashionMnistOptions = {}): Dataset {
   if (options.test === true && (!Number.isInteger(testCount) || testCount < CLASSES || testCount > fullTest)) {
     throw new DatasetOptionError(`fashion-mnist test subset: expected ${CLASSES}..${fullTest} test images, got ${testCount}`);
   }
-  const validationCount = Math.min(fullValidation, Math.ceil(subset / 5));
+  const validationCount = options.validationSubset ?? Math.min(fullValidation, Math.ceil(subset / 5));
+  if (!Number.isInteger(validationCount) || validationCount < 1 || validationCount > fullValidation) {
+    throw new DatasetOptionError(`fashion-mnist validation subset: expected 1..${fullValidation} validation images, got ${validationCount}`);
+  }
   const counts = { train: perClass(subset), validation: perClass(validationCount), test: perClass(testCount) };
   const dir = options.directory ?? fashionMnistDirectory();
   const train = emptySplit(subset);

@@ -16,6 +16,8 @@ export interface LoadDatasetOptions {
   dataDir?: string;
   /** Training images to keep (validation keeps a fifth of that, capped at the full validation split). */
   subset?: number;
+  /** Validation images to keep. Default a fifth of the subset, capped at the full validation split. */
+  validationSubset?: number;
   /**
    * Whether to load the held-out test split (`Dataset.test`): Fashion-MNIST's last 1,000 images per class,
    * CIFAR-10's test_batch.bin. Default false: searches never read it, so workers do not pay for it.
@@ -28,7 +30,10 @@ export interface LoadDatasetOptions {
 /** Loads a dataset by name; throws DatasetOptionError for a bad option and DataFileError for a bad file. */
 export function loadDataset(options: LoadDatasetOptions = {}): Dataset {
   const name = options.name ?? 'fashion-mnist';
-  const subset = options.subset === undefined ? {} : { subset: options.subset };
+  const subset = {
+    ...(options.subset === undefined ? {} : { subset: options.subset }),
+    ...(options.validationSubset === undefined ? {} : { validationSubset: options.validationSubset }),
+  };
   const test = options.test === true ? { test: true, ...(options.testSubset === undefined ? {} : { testSubset: options.testSubset }) } : {};
   switch (name) {
     case 'cifar10':
@@ -38,7 +43,7 @@ export function loadDataset(options: LoadDatasetOptions = {}): Dataset {
       return loadFashionMnist({ ...subset, ...test });
     case 'synthetic': {
       const train = options.subset ?? 256;
-      const validation = options.subset === undefined ? 64 : Math.max(1, Math.ceil(options.subset / 4));
+      const validation = options.validationSubset ?? (options.subset === undefined ? 64 : Math.max(1, Math.ceil(options.subset / 4)));
       return syntheticDataset({ train, validation, test: options.test === true ? options.testSubset ?? validation : 0 });
     }
     default:

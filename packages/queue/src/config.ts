@@ -38,6 +38,25 @@ export interface ExperimentTrainingOptions {
   readonly epochs: number;
   /** Training batch size. Default 64. */
   readonly batchSize: number;
+  /** Validation images (the reward's sample); null: a fifth of the subset, capped at the split. Default null. */
+  readonly validationSubset: number | null;
+  /** Initial learning rate of the child's momentum SGD (cosine decay). Default 0.1 (SPEC.md §4). */
+  readonly learningRate: number;
+  /** Augment training batches as the dataset does by default (crops, flips). Default true. */
+  readonly augment: boolean;
+}
+
+/**
+ * A reward that prefers cheaper children (the MnasNet form): reward × (cost / target)^weight, with cost the
+ * child's training seconds or its parameter count. A negative weight penalises children above the target
+ * and favours those below it.
+ */
+export interface ExperimentCostReward {
+  readonly metric: 'seconds' | 'parameters';
+  /** The cost at which the factor is 1 (seconds or parameters), > 0. */
+  readonly target: number;
+  /** The exponent w, in [-1, 0]; -0.07 is MnasNet's soft constraint. */
+  readonly weight: number;
 }
 
 /** Architectures over these are refused before training (non-retryable). */
@@ -76,6 +95,8 @@ export interface ExperimentConfig {
   readonly rewardScale: number;
   /** The scaled reward is raised to this power before REINFORCE (emphasises the best children). Default 1. */
   readonly rewardPower: number;
+  /** Multiplies the shaped reward by a cost factor (see ExperimentCostReward); null: none. Default null. */
+  readonly costReward: ExperimentCostReward | null;
   readonly policy: ExperimentPolicyOptions;
   /** Reuse the reward of an architecture evaluated before (reward cache). Default true. */
   readonly reuseEvaluations: boolean;
@@ -95,16 +116,19 @@ export const EXPERIMENT_DEFAULTS = {
   entropyWeight: 0,
   rewardScale: 1,
   rewardPower: 1,
+  costReward: null as ExperimentCostReward | null,
   policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 } as ExperimentPolicyOptions,
   reuseEvaluations: true,
   timeScale: 0,
-  training: { dataset: 'fashion-mnist', dataDir: null, subset: null, epochs: 50, batchSize: 64 } as ExperimentTrainingOptions,
+  training: {
+    dataset: 'fashion-mnist', dataDir: null, subset: null, epochs: 50, batchSize: 64, validationSubset: null, learningRate: 0.1, augment: true,
+  } as ExperimentTrainingOptions,
   limits: { maxLayers: 64, maxFilters: 512, maxParameters: 20_000_000 } as ExperimentLimits,
 } as const;
 
 const TOP_KEYS = [
   'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'learningRate', 'baselineDecay',
-  'entropyWeight', 'rewardScale', 'rewardPower', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
+  'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
 ] as const;
 
 /** Experiment ids: safe in Redis keys, BullMQ job ids (no ':') and file names. */
@@ -162,6 +186,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     entropyWeight: opt('entropyWeight', nonNegative, d.entropyWeight),
     rewardScale: opt('rewardScale', positive, d.rewardScale),
     rewardPower: opt('rewardPower', positive, d.rewardPower),
+    costReward: parseCostReward(root.costReward),
     policy: parsePolicy(root.policy),
     reuseEvaluations: opt('reuseEvaluations', (v, w) => boolean(v, w, fail), d.reuseEvaluations),
     timeScale: opt('timeScale', nonNegative, d.timeScale),
@@ -221,6 +246,22 @@ function parseTraining(value: unknown): ExperimentTrainingOptions {
     subset: t.subset === undefined || t.subset === null ? null : integer(t.subset, 'training.subset', fail, 1),
     epochs: t.epochs === undefined ? d.epochs : integer(t.epochs, 'training.epochs', fail, 1, 10_000),
     batchSize: t.batchSize === undefined ? d.batchSize : integer(t.batchSize, 'training.batchSize', fail, 1, 65_536),
+    validationSubset: t.validationSubset === undefined || t.validationSubset === null ? null : integer(t.validationSubset, 'training.validationSubset', fail, 1),
+    learningRate: t.learningRate === undefined ? d.learningRate : finite(t.learningRate, 'training.learningRate', fail, (x) => x > 0, '> 0'),
+    augment: t.augment === undefined ? d.augment : boolean(t.augment, 'training.augment', fail),
+  };
+}
+
+function parseCostReward(value: unknown): ExperimentCostReward | null {
+  if (value === undefined || value === null) return null;
+  const c = section(value, 'costReward', ['metric', 'target', 'weight']);
+  if (c.metric === undefined || c.target === undefined || c.weight === undefined) {
+    throw fail('costReward', 'needs metric ("seconds" or "parameters"), target (> 0) and weight (in [-1, 0]), or null for none');
+  }
+  return {
+    metric: oneOf(c.metric, ['seconds', 'parameters'] as const, 'costReward.metric', fail),
+    target: finite(c.target, 'costReward.target', fail, (x) => x > 0, '> 0'),
+    weight: finite(c.weight, 'costReward.weight', fail, (x) => x >= -1 && x <= 0, 'in [-1, 0]'),
   };
 }
 

@@ -18,7 +18,7 @@
  * ```
  */
 export type {
-  ExperimentConfig, ExperimentLimits, ExperimentPolicyOptions, ExperimentTrainingOptions, EvaluatorName, SpaceName, TrainingDatasetName,
+  ExperimentConfig, ExperimentCostReward, ExperimentLimits, ExperimentPolicyOptions, ExperimentTrainingOptions, EvaluatorName, SpaceName, TrainingDatasetName,
 } from './config';
 export { EVALUATOR_NAMES, EXPERIMENT_DEFAULTS, EXPERIMENT_ID_PATTERN, SPACE_NAMES, TRAINING_DATASETS, parseExperimentConfig } from './config';
 export type { ChildJob, ChildResult, StepJob, StepSample } from './jobs';

@@ -16,9 +16,23 @@ export interface ConvLayer {
   readonly inputs: readonly number[];
 }
 
-/** A convolutional child network: layers in order; outputs no later layer consumes go to the classifier. */
+/**
+ * How a layer joins inputs of different height and width: zero-pad the smaller ones to the largest (the
+ * paper's rule, SPEC.md section 3) or average-pool the larger ones down to the smallest.
+ */
+export type ConvMerge = 'pad' | 'pool';
+
+/** What the classifier reads: the globally averaged features, or every feature position (flattened). */
+export type ConvClassifier = 'average' | 'flatten';
+
+/**
+ * A convolutional child network: layers in order; outputs no later layer consumes go to the classifier.
+ * `merge` defaults to 'pad' and `classifier` to 'average' (the paper's child).
+ */
 export interface ConvArchitecture {
   readonly layers: readonly ConvLayer[];
+  readonly merge?: ConvMerge;
+  readonly classifier?: ConvClassifier;
 }
 
 /** Options of the convolutional space (SPEC.md section 3). Every field has the paper's default. */
@@ -43,6 +57,21 @@ export interface ConvSpaceOptions {
   architecturesPerIncrease?: number;
   /** Depth schedule: the largest depth. Default 24. */
   maxLayers?: number;
+  /**
+   * Layers with a fixed stride of 2 in both directions, spread evenly over the depth from the first one
+   * (layer ⌊k·L/r⌋ for k = 0..r-1 of L layers), so that children shrink the image early, whatever the
+   * controller picks. Default 0.
+   */
+  reductions?: number;
+  /**
+   * What a layer reads when its anchor point selected no earlier layer: the image (the paper's rule) or the
+   * layer before it, so that every layer after the first builds on the one before. Default 'image'.
+   */
+  unconnected?: 'image' | 'previous';
+  /** How inputs of different sizes are joined (see ConvMerge). Default 'pad'. */
+  merge?: ConvMerge;
+  /** What the classifier reads (see ConvClassifier). Default 'average'. */
+  classifier?: ConvClassifier;
 }
 
 /** ConvSpaceOptions with every default filled in. */
@@ -59,7 +88,21 @@ export const CONV_SPACE_DEFAULTS: CompiledConvSpaceOptions = {
   layersPerIncrease: 2,
   architecturesPerIncrease: 1600,
   maxLayers: 24,
+  reductions: 0,
+  unconnected: 'image',
+  merge: 'pad',
+  classifier: 'average',
 };
+
+/** Indices of the layers that the fixed reduction schedule strides, for an architecture of `layers` layers. */
+export function reductionLayers(layers: number, reductions: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < reductions; k++) {
+    const i = Math.floor((k * layers) / reductions);
+    if (i < layers && !out.includes(i)) out.push(i);
+  }
+  return out;
+}
 
 const LAYER_KEYS = ['type', 'filterHeight', 'filterWidth', 'filters', 'strideHeight', 'strideWidth', 'inputs'] as const;
 
@@ -84,6 +127,15 @@ export function compileConvSpaceOptions(options: ConvSpaceOptions = {}): Compile
       throw new InvalidArchitectureError(`conv space option ${name}: expected a positive integer, got ${JSON.stringify(o[name])}`);
     }
   }
+  if (!Number.isInteger(o.reductions) || o.reductions < 0) {
+    throw new InvalidArchitectureError(`conv space option reductions: expected an integer ≥ 0, got ${JSON.stringify(o.reductions)}`);
+  }
+  if (o.reductions > 0 && o.strides.length > 0) {
+    throw new InvalidArchitectureError('conv space options: reductions fix the strides; remove strides (or set reductions to 0)');
+  }
+  expectOneOf(o.unconnected, ['image', 'previous'] as const, 'conv space option unconnected');
+  expectOneOf(o.merge, ['pad', 'pool'] as const, 'conv space option merge');
+  expectOneOf(o.classifier, ['average', 'flatten'] as const, 'conv space option classifier');
   if (o.initialLayers > o.maxLayers) {
     throw new InvalidArchitectureError(`conv space options: initialLayers (${o.initialLayers}) exceeds maxLayers (${o.maxLayers})`);
   }
@@ -152,19 +204,37 @@ export class ConvSpace implements SearchSpace<ConvArchitecture> {
     const depth = layers ?? this.depthFromTokenCount(tokens.length);
     checkTokens(tokens, this.tokenSizes(depth));
     const result: ConvLayer[] = [];
+    const reduced = reductionLayers(depth, this.options.reductions);
     let p = 0;
     for (let i = 0; i < depth; i++) {
       // Without anchor points the layers form a chain: each consumes its predecessor.
       const inputs: number[] = this.options.anchors || i === 0 ? [] : [i - 1];
       if (this.options.anchors) for (let j = 0; j < i; j++) if (tokens[p++] === 1) inputs.push(j);
-      const layer: Record<string, unknown> = { type: this.options.layerTypes[0], strideHeight: 1, strideWidth: 1, inputs };
+      if (inputs.length === 0 && i > 0 && this.options.unconnected === 'previous') inputs.push(i - 1);
+      const stride = reduced.includes(i) ? 2 : 1;
+      const layer: Record<string, unknown> = { type: this.options.layerTypes[0], strideHeight: stride, strideWidth: stride, inputs };
       for (const f of this.fields) layer[f.field] = f.values[tokens[p++] as number];
       result.push(layer as unknown as ConvLayer);
     }
-    return { layers: result };
+    return withNetworkOptions({ layers: result }, this.options.merge, this.options.classifier);
   }
 
   encode(arch: ConvArchitecture): number[] {
+    const o = this.options;
+    if ((arch.merge ?? 'pad') !== o.merge || (arch.classifier ?? 'average') !== o.classifier) {
+      throw new InvalidArchitectureError(`architecture: merge ${arch.merge ?? 'pad'} and classifier ${arch.classifier ?? 'average'} differ from this space's (${o.merge}, ${o.classifier})`);
+    }
+    const reduced = o.reductions > 0 ? reductionLayers(arch.layers.length, o.reductions) : [];
+    arch.layers.forEach((layer, i) => {
+      if (i > 0 && layer.inputs.length === 0 && o.anchors && o.unconnected === 'previous') {
+        throw new InvalidArchitectureError(`layers[${i}]: reads the image, but in this space a layer without inputs reads layer ${i - 1}`);
+      }
+      if (o.strides.length > 0) return;
+      const stride = reduced.includes(i) ? 2 : 1;
+      if (layer.strideHeight !== stride || layer.strideWidth !== stride) {
+        throw new InvalidArchitectureError(`layers[${i}]: stride ${layer.strideHeight}x${layer.strideWidth}, this space fixes it to ${stride}x${stride}`);
+      }
+    });
     const tokens: number[] = [];
     arch.layers.forEach((layer, i) => {
       if (this.options.anchors) for (let j = 0; j < i; j++) tokens.push(layer.inputs.includes(j) ? 1 : 0);
@@ -178,9 +248,12 @@ export class ConvSpace implements SearchSpace<ConvArchitecture> {
   }
 
   key(arch: ConvArchitecture): string {
-    return arch.layers
+    const layers = arch.layers
       .map((l) => `${l.type}${l.filterHeight}x${l.filterWidth}/${l.strideHeight}x${l.strideWidth}:${l.filters}<${l.inputs.join(',')}`)
       .join('|');
+    const merge = arch.merge ?? 'pad';
+    const classifier = arch.classifier ?? 'average';
+    return merge === 'pad' && classifier === 'average' ? layers : `${layers}#${merge},${classifier}`;
   }
 
   /** Validates an architecture against this space's choices (a layer's values must be ones the space offers). */
@@ -192,7 +265,7 @@ export class ConvSpace implements SearchSpace<ConvArchitecture> {
   }
 
   toJSON(arch: ConvArchitecture): unknown {
-    return { layers: arch.layers.map((l) => ({ ...l, inputs: [...l.inputs] })) };
+    return withNetworkOptions({ layers: arch.layers.map((l) => ({ ...l, inputs: [...l.inputs] })) }, arch.merge ?? 'pad', arch.classifier ?? 'average');
   }
 
   private depthFromTokenCount(count: number): number {
@@ -209,6 +282,11 @@ export class ConvSpace implements SearchSpace<ConvArchitecture> {
   }
 }
 
+/** Adds merge and classifier to an architecture when they differ from the paper's, so paper children keep their JSON. */
+function withNetworkOptions<T extends { layers: unknown }>(arch: T, merge: ConvMerge, classifier: ConvClassifier): T & { merge?: ConvMerge; classifier?: ConvClassifier } {
+  return { ...arch, ...(merge !== 'pad' ? { merge } : {}), ...(classifier !== 'average' ? { classifier } : {}) };
+}
+
 /**
  * Parses and validates a convolutional architecture from untrusted JSON, independent of any space's
  * choices: `{"layers": [{"filterHeight": 3, "filterWidth": 3, "filters": 36, "inputs": [0]}, ...]}`.
@@ -216,13 +294,15 @@ export class ConvSpace implements SearchSpace<ConvArchitecture> {
  */
 export function parseConvArchitecture(json: unknown): ConvArchitecture {
   const root = expectObject(json, 'architecture');
-  rejectUnknownKeys(root, ['layers', 'space'], 'architecture');
+  rejectUnknownKeys(root, ['layers', 'space', 'merge', 'classifier'], 'architecture');
   if (root.space !== undefined && root.space !== 'conv') {
     throw new InvalidArchitectureError(`architecture.space: expected "conv", got ${JSON.stringify(root.space)}`);
   }
   const layers = expectArray(root.layers, 'architecture.layers');
   if (layers.length === 0) throw new InvalidArchitectureError('architecture.layers: needs at least one layer');
-  return {
+  const merge = root.merge === undefined ? 'pad' : expectOneOf(root.merge, ['pad', 'pool'] as const, 'architecture.merge');
+  const classifier = root.classifier === undefined ? 'average' : expectOneOf(root.classifier, ['average', 'flatten'] as const, 'architecture.classifier');
+  return withNetworkOptions({
     layers: layers.map((raw, i) => {
       const where = `architecture.layers[${i}]`;
       const l = expectObject(raw, where);
@@ -248,5 +328,5 @@ export function parseConvArchitecture(json: unknown): ConvArchitecture {
         inputs: [...inputs].sort((a, b) => a - b),
       };
     }),
-  };
+  }, merge, classifier);
 }

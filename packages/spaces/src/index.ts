@@ -13,8 +13,8 @@
 export type { Decision, SearchSpace, TokenType } from './types';
 export { tokenCount } from './types';
 export { InvalidArchitectureError, SpaceFileError } from './errors';
-export type { ConvArchitecture, ConvLayer, ConvLayerType, ConvSpaceOptions, CompiledConvSpaceOptions } from './conv';
-export { ConvSpace, CONV_SPACE_DEFAULTS, compileConvSpaceOptions, parseConvArchitecture } from './conv';
+export type { ConvArchitecture, ConvClassifier, ConvLayer, ConvLayerType, ConvMerge, ConvSpaceOptions, CompiledConvSpaceOptions } from './conv';
+export { ConvSpace, CONV_SPACE_DEFAULTS, compileConvSpaceOptions, parseConvArchitecture, reductionLayers } from './conv';
 export type { Nb201Architecture, Nb201Op } from './nb201';
 export { Nb201Space, NB201_OPS, NB201_EDGES, nb201String, parseNb201String } from './nb201';
 export type { TableArchitecture, TableEntry } from './table';

@@ -3,9 +3,7 @@ import {
   type ChildJob, type ChildResult, type ExperimentConfig,
 } from '@nasrl/queue';
 import type { SearchSpace } from '@nasrl/spaces';
-import type { EvaluationContext, Evaluator } from './evaluator';
-import { TableEvaluator } from './table-evaluator';
-import { TrainEvaluator, type TrainLog } from './train-evaluator';
+import { TableEvaluator, TrainEvaluator, type EvaluationContext, type Evaluator, type TrainLog } from '@nasrl/evaluate';
 
 /** An experiment as a worker needs it: configuration, space and evaluator, built once per process. */
 export interface ExperimentContext {

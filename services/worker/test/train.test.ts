@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { ConvSpace } from '@nasrl/spaces';
 import { EvaluationRefusedError, ExperimentStore, connectRedis, parseExperimentConfig, startRedisServer, type ChildJob, type TestRedisServer } from '@nasrl/queue';
 import { ChildProcessor, defaultEvaluators } from '../src/child-processor';
-import type { ChildProgress } from '../src/evaluator';
+import type { ChildProgress } from '@nasrl/evaluate';
 
 let server: TestRedisServer;
 let redis: Redis;

@@ -27,7 +27,8 @@ export class TrainEvaluator implements Evaluator {
     try {
       await expectNoLeakedTensors(async () => {
         result = await trainChild(child.arch as ConvArchitecture, data, {
-          epochs: t.epochs, batchSize: t.batchSize, limits: { ...this.config.limits },
+          epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, limits: { ...this.config.limits },
+          ...(t.augment ? {} : { augment: false as const }),
         }, {
           onEpoch: (e) => void context.progress({ epoch: e.epoch, epochs: e.epochs, validationAccuracy: e.validationAccuracy }).catch(() => undefined),
           ...(context.signal ? { signal: context.signal } : {}),
@@ -60,11 +61,14 @@ export class TrainEvaluator implements Evaluator {
 
   private async dataset(): Promise<Dataset> {
     const t = this.config.training;
-    const key = JSON.stringify([t.dataset, t.dataDir, t.subset]);
+    const key = JSON.stringify([t.dataset, t.dataDir, t.subset, t.validationSubset]);
     let data = datasets.get(key);
     if (data === undefined) {
       const { loadDataset } = await import('@nasrl/datasets');
-      data = loadDataset({ name: t.dataset, ...(t.dataDir !== null ? { dataDir: t.dataDir } : {}), ...(t.subset !== null ? { subset: t.subset } : {}) });
+      data = loadDataset({
+        name: t.dataset, ...(t.dataDir !== null ? { dataDir: t.dataDir } : {}), ...(t.subset !== null ? { subset: t.subset } : {}),
+        ...(t.validationSubset !== null ? { validationSubset: t.validationSubset } : {}),
+      });
       datasets.set(key, data);
     }
     return data;
