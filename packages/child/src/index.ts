@@ -14,7 +14,7 @@
  * console.log(result.curve, result.reward);
  * ```
  */
-export type { ChildLimits, ChildPlan, InputShape, LayerPlan, Padding } from './plan';
+export type { ChildLimits, ChildPlan, InputShape, LayerPlan, Padding, PoolStride } from './plan';
 export { CHILD_LIMIT_DEFAULTS, planChild } from './plan';
 export type { BatchNormOptions } from './model';
 export { ChildModel } from './model';

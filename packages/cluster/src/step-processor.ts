@@ -72,7 +72,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const cost = config.costReward;
     const rewards = usable.map((c) => {
       const shaped = shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower);
-      if (cost === null || c.result === null) return shaped;
+      if (!cost || c.result === null) return shaped;
       return shaped * costFactor(cost.metric === 'seconds' ? c.result.seconds : c.result.parameters, cost.target, cost.weight);
     });
     const raw = usable.map((c) => c.result?.reward ?? 0);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { parseTableSpace } from '@nasrl/spaces';
-import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, Rng, updateBaseline, baselineFor, ControllerConfigError } from '../src';
+import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, Rng, updateBaseline, baselineFor, ControllerConfigError, costFactor } from '../src';
 
 test('the EMA baseline follows b <- decay*b + (1-decay)*R and starts at the first reward', () => {
   let b = updateBaseline(EMPTY_BASELINE, [0.5], 0.9);
@@ -65,4 +65,13 @@ test('reinforceStep rejects mismatched or non-finite rewards with a clear error'
   assert.throws(() => reinforceStep(policy, samples, [1, NaN]), /not finite/);
   assert.throws(() => reinforceStep(policy, samples, [1, 2], EMPTY_BASELINE, { baselineDecay: 1 }), /baselineDecay/);
   policy.dispose();
+});
+
+test('the cost factor is (cost / target)^weight, 1 at the target and for unknown costs', () => {
+  assert.equal(costFactor(12, 12, -0.07), 1);
+  assert.ok(Math.abs(costFactor(24, 12, -0.07) - 2 ** -0.07) < 1e-12);
+  assert.ok(costFactor(6, 12, -0.07) > 1, 'a cheaper child than the target is favoured');
+  assert.equal(costFactor(0, 12, -0.07), 1);
+  assert.equal(costFactor(Number.NaN, 12, -0.07), 1);
+  assert.equal(costFactor(30, 12, 0), 1);
 });

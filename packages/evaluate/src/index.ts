@@ -9,3 +9,4 @@ export type { ChildProgress, ChildToEvaluate, Evaluation, EvaluationContext, Eva
 export { EvaluationCancelledError, sleep } from './evaluator';
 export { TableEvaluator } from './table-evaluator';
 export { TrainEvaluator, type TrainLog } from './train-evaluator';
+export { TrainingPool, type PoolResult, type PoolTask, type TrainingPoolOptions } from './pool';

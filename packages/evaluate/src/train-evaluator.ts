@@ -16,9 +16,15 @@ const datasets = new Map<string, Dataset>();
  * tables never loads them; the backend is chosen once per process and the dataset kept for later children.
  */
 export class TrainEvaluator implements Evaluator {
-  constructor(private readonly config: ExperimentConfig, private readonly tfBackend: string, private readonly log: TrainLog) {}
+  constructor(
+    private readonly config: ExperimentConfig,
+    private readonly tfBackend: string,
+    private readonly log: TrainLog,
+    /** Benchmarks only: the seed of the child's weights and shuffles (default 1), and a test-split accuracy. */
+    private readonly extra: { seed?: number; test?: boolean } = {},
+  ) {}
 
-  async evaluate(child: ChildToEvaluate, context: EvaluationContext): Promise<Evaluation> {
+  async evaluate(child: ChildToEvaluate, context: EvaluationContext): Promise<Evaluation & { testAccuracy?: number }> {
     const { trainChild, expectNoLeakedTensors, ArchitectureTooLargeError, TrainingCancelledError } = await import('@nasrl/child');
     await this.selectBackend();
     const data = await this.dataset();
@@ -28,6 +34,7 @@ export class TrainEvaluator implements Evaluator {
       await expectNoLeakedTensors(async () => {
         result = await trainChild(child.arch as ConvArchitecture, data, {
           epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, limits: { ...this.config.limits },
+          ...(this.extra.seed !== undefined ? { seed: this.extra.seed } : {}), ...(this.extra.test === true ? { evaluateTest: true } : {}),
           ...(t.augment ? {} : { augment: false as const }),
         }, {
           onEpoch: (e) => void context.progress({ epoch: e.epoch, epochs: e.epochs, validationAccuracy: e.validationAccuracy }).catch(() => undefined),
@@ -45,7 +52,10 @@ export class TrainEvaluator implements Evaluator {
     // ChildResult has no room for throughput; the worker process reads it from this last progress report.
     const last = r.curve[r.curve.length - 1] ?? r.bestValidationAccuracy;
     await context.progress({ epoch: t.epochs, epochs: t.epochs, validationAccuracy: last, imagesPerSecond: r.imagesPerSecond }).catch(() => undefined);
-    return { reward: r.reward, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters };
+    return {
+      reward: r.reward, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters,
+      ...(r.testAccuracy !== undefined ? { testAccuracy: r.testAccuracy } : {}),
+    };
   }
 
   private selectBackend(): Promise<string> {
@@ -61,13 +71,14 @@ export class TrainEvaluator implements Evaluator {
 
   private async dataset(): Promise<Dataset> {
     const t = this.config.training;
-    const key = JSON.stringify([t.dataset, t.dataDir, t.subset, t.validationSubset]);
+    const test = this.extra.test === true;
+    const key = JSON.stringify([t.dataset, t.dataDir, t.subset, t.validationSubset, test]);
     let data = datasets.get(key);
     if (data === undefined) {
       const { loadDataset } = await import('@nasrl/datasets');
       data = loadDataset({
         name: t.dataset, ...(t.dataDir !== null ? { dataDir: t.dataDir } : {}), ...(t.subset !== null ? { subset: t.subset } : {}),
-        ...(t.validationSubset !== null ? { validationSubset: t.validationSubset } : {}),
+        ...(t.validationSubset !== null ? { validationSubset: t.validationSubset } : {}), ...(test ? { test: true } : {}),
       });
       datasets.set(key, data);
     }

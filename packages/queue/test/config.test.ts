@@ -65,3 +65,22 @@ test('redis URLs carry credentials, database and TLS', () => {
   assert.throws(() => redisOptionsFromUrl('nonsense'), /REDIS_URL: not a URL/);
   assert.throws(() => redisOptionsFromUrl('redis://h/abc'), /database must be a number/);
 });
+
+test('training settings and the cost-aware reward are parsed with defaults, and bad values are named', () => {
+  const d = parseExperimentConfig({ id: 'e1' });
+  assert.deepEqual([d.training.learningRate, d.training.augment, d.training.validationSubset, d.costReward], [0.1, true, null, null]);
+  const c = parseExperimentConfig({
+    id: 'e2', costReward: { metric: 'seconds', target: 12, weight: -0.07 },
+    training: { learningRate: 0.05, augment: false, validationSubset: 2000 },
+  });
+  assert.deepEqual(c.costReward, { metric: 'seconds', target: 12, weight: -0.07 });
+  assert.deepEqual([c.training.learningRate, c.training.augment, c.training.validationSubset], [0.05, false, 2000]);
+  assert.deepEqual(parseExperimentConfig(JSON.stringify(c)), c, 'canonical');
+  assert.throws(() => parseExperimentConfig({ id: 'e', costReward: { metric: 'flops', target: 1, weight: -0.1 } }), /costReward.metric/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', costReward: { metric: 'seconds', target: 0, weight: -0.1 } }), /costReward.target/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', costReward: { metric: 'seconds', target: 5, weight: 0.5 } }), /costReward.weight/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', costReward: { metric: 'seconds' } }), /costReward: needs metric/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', training: { augment: 'yes' } }), /training.augment/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', training: { learningRate: -1 } }), /training.learningRate/);
+  assert.throws(() => parseExperimentConfig({ id: 'e', training: { validationSubset: 0 } }), /training.validationSubset/);
+});
