@@ -19,7 +19,7 @@ export function stepRewards(config: Pick<ExperimentConfig, 'rewardScale' | 'rewa
   const cost = config.costReward;
   return results.map((r) => {
     const shaped = shapeReward(r.reward, config.rewardScale, config.rewardPower);
-    if (cost === null) return shaped;
+    if (!cost) return shaped;
     return shaped * costFactor(cost.metric === 'seconds' ? r.seconds : r.parameters, cost.target, cost.weight);
   });
 }

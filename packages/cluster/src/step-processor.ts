@@ -1,5 +1,5 @@
-import { baselineFor, costFactor, shapeReward } from '@nasrl/controller';
-import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
+import { stepAdvantages, stepRewards } from './advantages';
+import { parseStepJob, readStepResults, type ChildResult, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { decodeStepParameters, StepParametersFormatError, type StepParameters } from './step-parameters';
@@ -69,12 +69,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
     const usable = outcomes.filter((c) => c.result !== null);
-    const cost = config.costReward;
-    const rewards = usable.map((c) => {
-      const shaped = shapeReward(c.result?.reward ?? 0, config.rewardScale, config.rewardPower);
-      if (!cost || c.result === null) return shaped;
-      return shaped * costFactor(cost.metric === 'seconds' ? c.result.seconds : c.result.parameters, cost.target, cost.weight);
-    });
+    const rewards = stepRewards(config, usable.map((c) => c.result as ChildResult));
     const raw = usable.map((c) => c.result?.reward ?? 0);
     const accuracies = usable.map((c) => c.result?.accuracy ?? 0);
     if (usable.length === 0) {
@@ -84,11 +79,11 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
       return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [], parametersFrom: 'none' };
     }
     const { before, after } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
-    const b = baselineFor(before, rewards);
+    const { baseline: b, advantages } = stepAdvantages(rewards, before);
     const sampling = await samplingParameters(o.store, step.experiment, step.stepId);
     const parametersFrom = sampling.tensors ? 'sampling' : 'current';
     policy.setParameters(sampling.tensors ?? (await retryTransient(() => o.params.pull(step.experiment))).tensors);
-    const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: (rewards[k] as number) - b }));
+    const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: advantages[k] as number }));
     const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
