@@ -22,9 +22,9 @@ export interface ConvPreset {
 const PRESETS: Record<ConvPresetName, ConvPreset> = {
   small: {
     name: 'small',
-    description: 'Fashion-MNIST children that train in seconds on a CPU core: 4 to 6 layers, two fixed reductions (28 → 14 → 7)',
+    description: 'Fashion-MNIST children that train in seconds on a CPU core: 4 or 5 layers, two fixed reductions (28 → 14 → 7)',
     experiment: {
-      budgetArchs: 100,
+      budgetArchs: 70,
       childrenPerStep: 4,
       learningRate: 0.02,
       baselineDecay: 0.9,
@@ -33,13 +33,13 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
       spaceOptions: {
         filterHeights: [1, 3, 5], filterWidths: [1, 3, 5], filterCounts: [8, 16, 24, 32],
         reductions: 2, unconnected: 'previous', merge: 'pool', classifier: 'flatten',
-        initialLayers: 4, layersPerIncrease: 1, architecturesPerIncrease: 40, maxLayers: 6,
+        initialLayers: 4, layersPerIncrease: 1, architecturesPerIncrease: 35, maxLayers: 5,
       },
       training: {
-        dataset: 'fashion-mnist', subset: 4000, validationSubset: 2000, epochs: 2, batchSize: 32, learningRate: 0.1, augment: false,
+        dataset: 'fashion-mnist', subset: 6000, validationSubset: 2000, epochs: 2, batchSize: 32, learningRate: 0.1, augment: false,
       },
     },
-    retrain: ['--dataset', 'fashion-mnist', '--epochs', '10'],
+    retrain: ['--dataset', 'fashion-mnist', '--epochs', '5'],
   },
   paper: {
     name: 'paper',

@@ -289,7 +289,7 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 
 function architectureDrawing(best: Evaluation, space: string): string {
   const arch = best.architecture;
-  if (isRecord(arch) && Array.isArray(arch.layers)) return convDrawing(arch.layers);
+  if (isRecord(arch) && Array.isArray(arch.layers)) return convDrawing(arch.layers, arch);
   if (isRecord(arch) && typeof arch.arch === 'string') return nb201Drawing(arch.arch) ?? rawArchitecture(arch);
   if (typeof arch === 'string' && space === 'nb201') return nb201Drawing(arch) ?? rawArchitecture(arch);
   if (isRecord(arch) && Array.isArray(arch.tokens)) return tokenList(arch.tokens);
@@ -318,7 +318,7 @@ const ARROWS = `<defs>
 </defs>`;
 
 /** Layers top to bottom from the image to the classifier; skips curve on alternating sides. */
-function convDrawing(rawLayers: readonly unknown[]): string {
+function convDrawing(rawLayers: readonly unknown[], network: { merge?: unknown; classifier?: unknown } = {}): string {
   const layers: DrawnLayer[] = rawLayers.map((raw, i) => {
     const l = isRecord(raw) ? raw : {};
     const type = typeof l.type === 'string' ? l.type : 'conv';
@@ -368,8 +368,9 @@ function convDrawing(rawLayers: readonly unknown[]): string {
   for (const row of toClassifier) edge(row, n + 1, row === n ? 'edge' : 'to-classifier');
   box(0, 'io', REPORT_COLOURS.io, 'image');
   layers.forEach((l, i) => box(i + 1, l.pool ? 'layer pool' : 'layer', l.pool ? REPORT_COLOURS.pool : REPORT_COLOURS.layer, l.label));
-  box(n + 1, 'io', REPORT_COLOURS.io, 'classifier (global pool, softmax)');
-  const legend = `<p class="legend">Straight arrows: input from the previous layer. <span style="color:${REPORT_COLOURS.skip}">Curved arrows: skip connections, and outputs no later layer reads (to the classifier).</span></p>`;
+  box(n + 1, 'io', REPORT_COLOURS.io, network.classifier === 'flatten' ? 'classifier (flattened features, softmax)' : 'classifier (global pool, softmax)');
+  const join = network.merge === 'pool' ? 'Inputs of different sizes are average-pooled to the smallest.' : 'Inputs of different sizes are zero-padded to the largest.';
+  const legend = `<p class="legend">Straight arrows: input from the previous layer. <span style="color:${REPORT_COLOURS.skip}">Curved arrows: skip connections, and outputs no later layer reads (to the classifier).</span> ${join}</p>`;
   return `${legend}<svg class="architecture conv" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="best architecture: ${n} layers">${parts.join('')}</svg>`;
 }
 

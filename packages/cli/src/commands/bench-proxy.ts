@@ -2,6 +2,7 @@ import { createSpace, parseExperimentConfig, type ExperimentConfig } from '@nasr
 import type { ConvSpace } from '@nasrl/spaces';
 import { TrainingPool, type PoolResult } from '@nasrl/evaluate';
 import { costFactor } from '@nasrl/controller';
+import { seededRandom } from '@nasrl/datasets';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { convPreset } from '../presets';
 import { kendall, mean, median, spearman, standardDeviation } from '../stats';
@@ -36,18 +37,6 @@ export function longerConfig(config: ExperimentConfig, factor: number, maxTrain:
   return parseExperimentConfig({ ...config, id: `${config.id}-long`, training: { ...t, subset, validationSubset } });
 }
 
-/** A seeded uniform generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `nasrl bench proxy`: see BENCH_PROXY_USAGE. */
 export async function benchProxyCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
@@ -71,7 +60,7 @@ export async function benchProxyCommand(argv: string[]): Promise<number> {
   const space = createSpace(config) as ConvSpace;
 
   // N distinct random architectures, each at the depth a search of the preset's budget would sample it.
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const children: { tokens: number[]; layers: number; arch: unknown; key: string }[] = [];
   const seen = new Set<string>();
   while (children.length < n) {
