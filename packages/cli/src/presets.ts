@@ -39,7 +39,7 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
         dataset: 'fashion-mnist', subset: 6000, validationSubset: 2000, epochs: 2, batchSize: 32, learningRate: 0.1, augment: false,
       },
     },
-    retrain: ['--dataset', 'fashion-mnist', '--epochs', '10'],
+    retrain: ['--dataset', 'fashion-mnist', '--epochs', '5'],
   },
   paper: {
     name: 'paper',
