@@ -152,35 +152,42 @@ export function rewardOf(curve: readonly number[], window: number, power: number
   return { reward: best ** power, best };
 }
 
-/** A split's images and labels on the backend, uploaded once per training. */
+/**
+ * A split's images and labels on the backend, uploaded once per training in batches of `batchSize` images.
+ * Batches are separate tensors because slicing one large tensor is expensive on the wasm backend: its Slice
+ * kernel copies the whole input out of the WebAssembly heap on every call.
+ */
 interface SplitTensors {
-  readonly images: tf.Tensor4D;
-  readonly labels: tf.Tensor1D;
+  readonly batches: { readonly images: tf.Tensor4D; readonly labels: tf.Tensor1D }[];
   readonly count: number;
 }
 
-function uploadSplit(split: Split, data: Pick<Dataset, 'height' | 'width' | 'channels'>): SplitTensors {
-  return {
-    images: tf.tensor4d(split.images, [split.count, data.height, data.width, data.channels]),
-    labels: tf.tensor1d(Int32Array.from(split.labels), 'int32'),
-    count: split.count,
-  };
+function uploadSplit(split: Split, data: Pick<Dataset, 'height' | 'width' | 'channels'>, batchSize: number): SplitTensors {
+  const size = data.height * data.width * data.channels;
+  const batches: SplitTensors['batches'] = [];
+  for (let start = 0; start < split.count; start += batchSize) {
+    const n = Math.min(batchSize, split.count - start);
+    batches.push({
+      images: tf.tensor4d(split.images.subarray(start * size, (start + n) * size), [n, data.height, data.width, data.channels]),
+      labels: tf.tensor1d(Int32Array.from(split.labels.subarray(start, start + n)), 'int32'),
+    });
+  }
+  return { batches, count: split.count };
 }
 
 function disposeSplit(s: SplitTensors | undefined): void {
-  s?.images.dispose();
-  s?.labels.dispose();
+  for (const b of s?.batches ?? []) {
+    b.images.dispose();
+    b.labels.dispose();
+  }
 }
 
 /** Fraction of a split's images that the model classifies correctly (moving batch-norm statistics), in batches. */
-function accuracyOn(model: ChildModel, split: SplitTensors, batchSize: number): number {
+function accuracyOn(model: ChildModel, split: SplitTensors): number {
   if (split.count === 0) return 0;
   const correct = tf.tidy(() => {
     let sum: tf.Tensor = tf.scalar(0, 'int32');
-    for (let start = 0; start < split.count; start += batchSize) {
-      const n = Math.min(batchSize, split.count - start);
-      const images = tf.slice(split.images, [start, 0, 0, 0], [n, -1, -1, -1]);
-      const labels = tf.slice(split.labels, [start], [n]);
+    for (const { images, labels } of split.batches) {
       sum = tf.add(sum, tf.sum(tf.cast(tf.equal(tf.argMax(model.predict(images), 1), labels), 'int32')));
     }
     return sum;
@@ -192,9 +199,9 @@ function accuracyOn(model: ChildModel, split: SplitTensors, batchSize: number): 
 
 /** Fraction of validation images the model classifies correctly (moving batch-norm statistics). */
 export function evaluate(model: ChildModel, data: Dataset, batchSize: number): number {
-  const split = uploadSplit(data.validation, data);
+  const split = uploadSplit(data.validation, data, batchSize);
   try {
-    return accuracyOn(model, split, batchSize);
+    return accuracyOn(model, split);
   } finally {
     disposeSplit(split);
   }
@@ -216,10 +223,13 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
   const velocities = tf.tidy(() => variables.map((v) => tf.variable(tf.zerosLike(v.variable), false)));
   const random = seededRandom(o.seed * 7919 + 17);
   const size = data.height * data.width * data.channels;
-  // The splits live on the backend for the whole training: an epoch shuffles them there and batches are
-  // slices of it. Augmented batches are the exception: each is cropped and flipped in JavaScript.
-  const train = o.augment ? undefined : uploadSplit(data.train, data);
-  const validation = uploadSplit(data.validation, data);
+  // The splits live on the backend for the whole training: a batch gathers its shuffled images there, so
+  // only its indices travel. Augmented batches are the exception: each is cropped and flipped in JavaScript.
+  const train = o.augment ? undefined : {
+    images: tf.tensor4d(data.train.images, [data.train.count, data.height, data.width, data.channels]),
+    labels: tf.tensor1d(Int32Array.from(data.train.labels), 'int32'),
+  };
+  const validation = uploadSplit(data.validation, data, o.validationBatchSize);
   const batchImages = o.augment ? new Float32Array(batchSize * size) : undefined;
   const batchLabels = o.augment ? new Int32Array(batchSize) : undefined;
   const stepsPerEpoch = Math.floor(data.train.count / batchSize); // the last partial batch is dropped
@@ -229,18 +239,11 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
   let finalTrainLoss = NaN;
   let testAccuracy: number | undefined;
   let step = 0;
-  let shuffled: { images: tf.Tensor4D; labels: tf.Tensor1D } | undefined;
   let lossSum: tf.Tensor | undefined;
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const order = permutation(data.train.count, random);
+      const order = Int32Array.from(permutation(data.train.count, random));
       const epochStart = performance.now();
-      if (train !== undefined) {
-        shuffled = tf.tidy(() => {
-          const indices = tf.tensor1d(Int32Array.from(order), 'int32');
-          return { images: tf.gather(train.images, indices), labels: tf.gather(train.labels, indices) };
-        });
-      }
       lossSum = tf.scalar(0);
       for (let b = 0; b < stepsPerEpoch; b++) {
         if (hooks.signal?.aborted) throw new TrainingCancelledError(epoch);
@@ -249,9 +252,10 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
         lossSum = tf.tidy(() => {
           let x: tf.Tensor4D;
           let labels: tf.Tensor1D;
-          if (shuffled !== undefined) {
-            x = tf.slice(shuffled.images, [b * batchSize, 0, 0, 0], [batchSize, -1, -1, -1]);
-            labels = tf.slice(shuffled.labels, [b * batchSize], [batchSize]);
+          if (train !== undefined) {
+            const indices = tf.tensor1d(order.subarray(b * batchSize, (b + 1) * batchSize), 'int32');
+            x = tf.gather(train.images, indices);
+            labels = tf.gather(train.labels, indices);
           } else {
             const images = batchImages as Float32Array;
             augmentBatch(data.train, data, order.subarray(b * batchSize, (b + 1) * batchSize), o.augment as AugmentOptions, random, images, batchLabels as Int32Array);
@@ -280,16 +284,11 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
       const lossTotal = (await lossSum.data())[0] as number;
       lossSum.dispose();
       lossSum = undefined;
-      if (shuffled !== undefined) {
-        shuffled.images.dispose();
-        shuffled.labels.dispose();
-        shuffled = undefined;
-      }
       const epochSeconds = (performance.now() - epochStart) / 1000;
       trainSeconds += epochSeconds;
       finalTrainLoss = lossTotal / Math.max(1, stepsPerEpoch);
       if (!Number.isFinite(finalTrainLoss)) finalTrainLoss = NaN;
-      const accuracy = accuracyOn(model, validation, o.validationBatchSize);
+      const accuracy = accuracyOn(model, validation);
       curve.push(accuracy);
       hooks.onEpoch?.({
         epoch, epochs: o.epochs, trainLoss: finalTrainLoss, validationAccuracy: accuracy,
@@ -299,18 +298,17 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
     }
     if (o.evaluateTest) {
       if (data.test === undefined) throw new TrainingOptionError(`evaluateTest: dataset ${data.name} was loaded without its test split`);
-      const test = uploadSplit(data.test, data);
+      const test = uploadSplit(data.test, data, o.validationBatchSize);
       try {
-        testAccuracy = accuracyOn(model, test, o.validationBatchSize);
+        testAccuracy = accuracyOn(model, test);
       } finally {
         disposeSplit(test);
       }
     }
   } finally {
     lossSum?.dispose();
-    shuffled?.images.dispose();
-    shuffled?.labels.dispose();
-    disposeSplit(train);
+    train?.images.dispose();
+    train?.labels.dispose();
     disposeSplit(validation);
     model.dispose();
     for (const v of velocities) v.dispose();
