@@ -6,6 +6,7 @@ import { ConvSpace } from '@nasrl/spaces';
 import { selectBackend } from '@nasrl/tf';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { convPreset, CONV_PRESET_NAMES } from '../presets';
+import { mean, standardError } from '../stats';
 
 const STRATEGIES = ['reinforce', 'random'] as const;
 type Strategy = (typeof STRATEGIES)[number];
@@ -273,15 +274,9 @@ function strategiesFlag(value: string): Strategy[] {
   return [...new Set(names)] as Strategy[];
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Mean and standard error of the mean (sample standard deviation / √n; NaN for one value). */
+/** Mean and standard error of the mean (NaN for one value). */
 function estimate(xs: readonly number[]): Estimate {
-  const m = mean(xs);
-  const variance = xs.length < 2 ? NaN : xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(variance / xs.length) };
+  return { mean: mean(xs), se: standardError(xs) };
 }
 
 /** a − b with the standard error of a difference of independent means; shown when it exceeds two of them. */
