@@ -1,7 +1,7 @@
 import { createSpace, parseExperimentConfig, type ExperimentConfig } from '@nasrl/queue';
 import type { ConvSpace } from '@nasrl/spaces';
 import { TrainingPool, type PoolResult } from '@nasrl/evaluate';
-import { costFactor } from '@nasrl/controller';
+import { stepRewards } from '@nasrl/cluster';
 import { seededRandom } from '@nasrl/datasets';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { convPreset } from '../presets';
@@ -98,12 +98,8 @@ export async function benchProxyCommand(argv: string[]): Promise<number> {
     await pool.close();
   }
   const proxyAccuracy = rows.map((r) => r.proxy[0].accuracy);
-  const cost = config.costReward;
-  const proxyReward = rows.map((r) => {
-    const p = r.proxy[0];
-    const factorOf = cost === null ? 1 : costFactor(cost.metric === 'seconds' ? p.seconds : p.parameters, cost.target, cost.weight);
-    return p.reward * factorOf;
-  });
+  // The reward the search sees, without the power it is raised to (a monotone map leaves the ranks alone).
+  const proxyReward = stepRewards({ ...config, rewardScale: 1, rewardPower: 1 }, rows.map((r) => r.proxy[0]));
   const longAccuracy = rows.map((r) => r.long.accuracy);
   const differences = rows.map((r) => r.proxy[0].accuracy - r.proxy[1].accuracy);
   // Each training's noise: the difference of two seeds has twice its variance.
