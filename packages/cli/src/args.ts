@@ -68,6 +68,16 @@ export function numberFlag(args: ParsedArgs, name: string, fallback: number, min
   return n;
 }
 
+/** `--refused-reward worst|X`: the reward of a refused architecture (see ExperimentConfig.refusedReward). */
+export function refusedRewardFlag(args: ParsedArgs, fallback: 'worst' | number = 'worst'): 'worst' | number {
+  const v = args.flags.get('refused-reward');
+  if (v === undefined) return fallback;
+  if (v === 'worst') return v;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`--refused-reward: expected worst (the worst reward seen so far) or a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** Whether a switch was given. */
 export function switchFlag(args: ParsedArgs, name: string): boolean {
   return args.flags.get(name) === true;

@@ -17,7 +17,7 @@ export type { ReplicaOptions, ReplicaSummary } from './replica';
 export { createStepProcessor } from './step-processor';
 export type { StepProcessorOptions, StepSummary } from './step-processor';
 export { stepAdvantages, stepRewards } from './advantages';
-export type { RewardInputs } from './advantages';
+export type { RewardConfig, RewardInputs } from './advantages';
 export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';

@@ -1,17 +1,23 @@
 import { stepAdvantages, stepRewards } from './advantages';
-import { parseStepJob, readStepResults, type ChildResult, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
+import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { decodeStepParameters, StepParametersFormatError, type StepParameters } from './step-parameters';
 import { forShards, layersArg, type ExperimentRuntime } from './experiment';
 import { movingAverage, type StepObserver } from './observe';
 
-/** What processing a step did: the rewards, the baseline subtracted, and each shard's answer to the push. */
+/**
+ * What processing a step did: the rewards (of the children with a result and the refused ones, in index
+ * order), the baseline subtracted, and each shard's answer to the push.
+ */
 export interface StepSummary {
   readonly stepId: string;
   readonly rewards: number[];
   readonly baseline: number;
+  /** Children without a result: refused ones, and those that failed every attempt. */
   readonly failedChildren: number;
+  /** Children whose architecture the evaluator refused; they count with the experiment's refusedReward. */
+  readonly refusedChildren: number;
   readonly push: ShardPushResult[];
   /**
    * Where the parameters of the gradient came from: 'sampling' (those the step sampled from, as SPEC section 5
@@ -68,22 +74,27 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const step = parseStepJob(job.data);
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
-    const usable = outcomes.filter((c) => c.result !== null);
-    const rewards = stepRewards(config, usable.map((c) => c.result as ChildResult));
-    const raw = usable.map((c) => c.result?.reward ?? 0);
-    const accuracies = usable.map((c) => c.result?.accuracy ?? 0);
-    if (usable.length === 0) {
+    // A refused child (over the limits, missing from a table) is the architecture's fault and earns the
+    // experiment's refusedReward; a child that failed every attempt for another reason teaches nothing.
+    const counted = outcomes.filter((c) => c.result !== null || c.refused);
+    const usable = counted.flatMap((c) => (c.result ? [c.result] : []));
+    const refusedChildren = counted.length - usable.length;
+    const raw = usable.map((r) => r.reward);
+    const accuracies = usable.map((r) => r.accuracy);
+    if (counted.length === 0) {
       await o.store.markStepApplied(step.experiment, step.stepId);
       await o.store.dropStepParameters(step.experiment, step.stepId);
       observe(step.experiment, raw, accuracies, outcomes.length, NaN, []);
-      return { stepId: step.stepId, rewards, baseline: NaN, failedChildren: outcomes.length, push: [], parametersFrom: 'none' };
+      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], parametersFrom: 'none' };
     }
+    const worst = await o.store.foldWorstReward(step.experiment, step.stepId, stepRewards(config, usable));
+    const rewards = stepRewards(config, counted.map((c) => c.result), worst);
     const { before, after } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
     const { baseline: b, advantages } = stepAdvantages(rewards, before);
     const sampling = await samplingParameters(o.store, step.experiment, step.stepId);
     const parametersFrom = sampling.tensors ? 'sampling' : 'current';
     policy.setParameters(sampling.tensors ?? (await retryTransient(() => o.params.pull(step.experiment))).tensors);
-    const batch = usable.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: advantages[k] as number }));
+    const batch = counted.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: advantages[k] as number }));
     const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
@@ -91,7 +102,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     await o.store.dropStepParameters(step.experiment, step.stepId);
     observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push);
     return {
-      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, push, parametersFrom,
+      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, parametersFrom,
       ...(sampling.error ? { parametersError: sampling.error } : {}),
     };
   };

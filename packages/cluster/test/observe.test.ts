@@ -25,6 +25,7 @@ function job(stepId: string, values: Record<string, unknown>, failures: Record<s
 test('the step processor reports raw rewards, failures, the baseline after the step and push staleness', async () => {
   // Fakes of the store, the shards and the policy: only what the processor calls.
   const store = {
+    foldWorstReward: async () => 0.4,
     updateBaseline: async () => ({ before: { value: 0.5, count: 1 }, after: { value: 0.6, count: 3 }, applied: true }),
     markStepApplied: async () => undefined,
     stepParameters: async () => null,

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { Rng, type NamedTensor } from '@nasrl/controller';
-import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer, type ParentJobLike, type TestRedisServer } from '@nasrl/queue';
+import { parseExperimentConfig, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
+import { redisFixture } from './helpers';
 import { createStepProcessor, decodeStepParameters, encodeStepParameters, experimentRuntime, StepParametersFormatError } from '../src/index';
 
-let server: TestRedisServer;
-let redis: Redis;
-let store: ExperimentStore;
-
-before(async () => {
-  await tf.setBackend('cpu');
-  server = await startRedisServer();
-  redis = connectRedis(server.url);
-  store = new ExperimentStore(redis);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const fx = redisFixture();
 
 const tensors = (f: (i: number) => number): NamedTensor[] => [
   { name: 'a', shape: [2, 3], data: Float32Array.from({ length: 6 }, (_, i) => f(i)) },
@@ -54,16 +39,16 @@ test('step parameters round-trip bit for bit; a damaged record is refused naming
 test('the first parameters stored for a step win; later writers get them back; dropping forgets them', async () => {
   const first = encodeStepParameters({ versions: [1], tensors: tensors(() => 1) });
   const second = encodeStepParameters({ versions: [2], tensors: tensors(() => 2) });
-  assert.equal(await store.saveStepParameters('sp', 'r0-s1', first, 60), first);
-  assert.deepEqual(await store.saveStepParameters('sp', 'r0-s1', second, 60), first);
-  assert.deepEqual(await store.stepParameters('sp', 'r0-s1'), first);
-  assert.ok((await redis.ttl('nasrl:exp:{sp}:step-params:r0-s1')) > 0, 'kept for a limited time only');
-  await store.dropStepParameters('sp', 'r0-s1');
-  assert.equal(await store.stepParameters('sp', 'r0-s1'), null);
+  assert.equal(await fx.store.saveStepParameters('sp', 'r0-s1', first, 60), first);
+  assert.deepEqual(await fx.store.saveStepParameters('sp', 'r0-s1', second, 60), first);
+  assert.deepEqual(await fx.store.stepParameters('sp', 'r0-s1'), first);
+  assert.ok((await fx.redis.ttl('nasrl:exp:{sp}:step-params:r0-s1')) > 0, 'kept for a limited time only');
+  await fx.store.dropStepParameters('sp', 'r0-s1');
+  assert.equal(await fx.store.stepParameters('sp', 'r0-s1'), null);
 });
 
 test('the step processor computes the gradient at the parameters the step sampled from', async () => {
-  const config = await store.create(parseExperimentConfig({ id: 'grad-at-sampling', space: 'nb201', tablePath: '/unused.csv', rewardScale: 1 }));
+  const config = await fx.store.create(parseExperimentConfig({ id: 'grad-at-sampling', space: 'nb201', tablePath: '/unused.csv', rewardScale: 1 }));
   const runtime = experimentRuntime(config);
   const { policy } = runtime;
   const atSampling = policy.parameters();
@@ -88,12 +73,12 @@ test('the step processor computes the gradient at the parameters the step sample
     policy.setParameters(theta);
     return policy.gradient(rewards.map((r, i) => ({ tokens: (samples[i] as { tokens: number[] }).tokens, advantage: r - baseline })), undefined, config.entropyWeight).gradients;
   };
-  const process = createStepProcessor({ store, params, runtime: async () => runtime });
+  const process = createStepProcessor({ store: fx.store, params, runtime: async () => runtime });
 
-  await store.saveStepParameters(config.id, 'r0-s1', encodeStepParameters({ versions: [7], tensors: atSampling }), 60);
+  await fx.store.saveStepParameters(config.id, 'r0-s1', encodeStepParameters({ versions: [7], tensors: atSampling }), 60);
   const first = await process(job('r0-s1'));
   assert.equal(first.parametersFrom, 'sampling');
-  assert.equal(await store.stepParameters(config.id, 'r0-s1'), null, 'dropped once applied');
+  assert.equal(await fx.store.stepParameters(config.id, 'r0-s1'), null, 'dropped once applied');
   const wanted = expectedAt(atSampling, first.baseline);
   const notWanted = expectedAt(current, first.baseline);
   const got = pushed[0] as NamedTensor[];
@@ -105,7 +90,7 @@ test('the step processor computes the gradient at the parameters the step sample
   assert.ok(differsFromCurrent > 1e-4, 'the gradient at the current parameters would have been different');
 
   // Parameters that cannot be read are reported, and the step still completes with the current ones.
-  await redis.set('nasrl:exp:{grad-at-sampling}:step-params:r0-s2', 'garbage');
+  await fx.redis.set('nasrl:exp:{grad-at-sampling}:step-params:r0-s2', 'garbage');
   const second = await process(job('r0-s2'));
   assert.equal(second.parametersFrom, 'current');
   assert.match(second.parametersError ?? '', /does not start with NSP1/);

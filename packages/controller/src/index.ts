@@ -17,6 +17,8 @@ export { ControllerPolicy } from './policy';
 export type { PolicyOptions, CompiledPolicyOptions, SampledArchitecture, ScoredArchitecture } from './policy';
 export { reinforceStep, compileReinforceOptions, costFactor, REINFORCE_DEFAULTS, shapeReward } from './reinforce';
 export type { ReinforceOptions, ReinforceStep } from './reinforce';
+export { refusedReward, REFUSED_REWARD_DEFAULT, worstOf } from './refused';
+export type { RefusedRewardRule } from './refused';
 export { EMPTY_BASELINE, updateBaseline, baselineFor } from './baseline';
 export type { BaselineState } from './baseline';
 export { Adam, ADAM_DEFAULTS } from './adam';

@@ -1,3 +1,4 @@
+import { REFUSED_REWARD_DEFAULT, type RefusedRewardRule } from '@nasrl/controller';
 import { CONV_SPACE_DEFAULTS, compileConvSpaceOptions, type ConvSpaceOptions } from '@nasrl/spaces';
 import { boolean, finite, integer, object, oneOf, onlyKeys, string, type Fail } from './check';
 import { InvalidConfigError } from './errors';
@@ -97,6 +98,11 @@ export interface ExperimentConfig {
   readonly rewardPower: number;
   /** Multiplies the shaped reward by a cost factor (see ExperimentCostReward); null: none. Default null. */
   readonly costReward: ExperimentCostReward | null;
+  /**
+   * The reward REINFORCE sees for a refused child (over the limits, missing from a table): 'worst', the worst
+   * reward seen in the experiment so far (0 before any), or a number. Default 'worst'.
+   */
+  readonly refusedReward: RefusedRewardRule;
   readonly policy: ExperimentPolicyOptions;
   /** Reuse the reward of an architecture evaluated before (reward cache). Default true. */
   readonly reuseEvaluations: boolean;
@@ -117,6 +123,7 @@ export const EXPERIMENT_DEFAULTS = {
   rewardScale: 1,
   rewardPower: 1,
   costReward: null as ExperimentCostReward | null,
+  refusedReward: REFUSED_REWARD_DEFAULT,
   policy: { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 } as ExperimentPolicyOptions,
   reuseEvaluations: true,
   timeScale: 0,
@@ -128,7 +135,7 @@ export const EXPERIMENT_DEFAULTS = {
 
 const TOP_KEYS = [
   'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'learningRate', 'baselineDecay',
-  'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
+  'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'refusedReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
 ] as const;
 
 /** Experiment ids: safe in Redis keys, BullMQ job ids (no ':') and file names. */
@@ -187,6 +194,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     rewardScale: opt('rewardScale', positive, d.rewardScale),
     rewardPower: opt('rewardPower', positive, d.rewardPower),
     costReward: parseCostReward(root.costReward),
+    refusedReward: opt('refusedReward', parseRefusedReward, d.refusedReward),
     policy: parsePolicy(root.policy),
     reuseEvaluations: opt('reuseEvaluations', (v, w) => boolean(v, w, fail), d.reuseEvaluations),
     timeScale: opt('timeScale', nonNegative, d.timeScale),
@@ -263,6 +271,12 @@ function parseCostReward(value: unknown): ExperimentCostReward | null {
     target: finite(c.target, 'costReward.target', fail, (x) => x > 0, '> 0'),
     weight: finite(c.weight, 'costReward.weight', fail, (x) => x >= -1 && x <= 0, 'in [-1, 0]'),
   };
+}
+
+function parseRefusedReward(value: unknown, where: string): RefusedRewardRule {
+  if (value === 'worst') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw fail(where, `expected "worst" (the worst reward seen so far) or a finite number, got ${JSON.stringify(value)}`);
 }
 
 function parseLimits(value: unknown): ExperimentLimits {

@@ -53,7 +53,8 @@ export class InvalidConfigError extends Error {
 
 /**
  * Thrown by an evaluator that refuses an architecture: over the configured limits, or missing from the table.
- * Not retryable: the same architecture always fails; the controller should count it with a zero reward.
+ * Not retryable: the same architecture always fails; the step counts it with the experiment's refusedReward
+ * (by default the worst reward seen so far), so the controller learns to avoid it.
  */
 export class EvaluationRefusedError extends Error {
   readonly retryable = false;

@@ -27,7 +27,7 @@ export type { BaselineUpdate, EvaluationRecord, Reservation, StoredEvaluation } 
 export { ExperimentStore, evaluationRecord, replicaStepId } from './store';
 export { EXPERIMENTS_KEY, KEY_PREFIX, experimentKeys } from './keys';
 export type { ChildOutcome, EnqueuedStep, EnqueueOptions, ParentJobLike } from './queues';
-export { CHILDREN_QUEUE, DEFAULT_QUEUE_PREFIX, ENQUEUE_DEFAULTS, QUEUE_PREFIX_PATTERN, STEPS_QUEUE, childJobOptions, enqueueStep, readStepResults } from './queues';
+export { CHILDREN_QUEUE, DEFAULT_QUEUE_PREFIX, ENQUEUE_DEFAULTS, QUEUE_PREFIX_PATTERN, STEPS_QUEUE, childJobOptions, enqueueStep, isRefusal, readStepResults } from './queues';
 export type { ConnectOptions } from './redis';
 export { connectRedis, redisOptionsFromUrl } from './redis';
 export { createSpace } from './space';

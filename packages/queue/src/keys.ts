@@ -14,6 +14,7 @@ export function experimentKeys(id: string) {
     config: `${base}config`,
     baseline: `${base}baseline`,
     baselineSteps: `${base}baseline-steps`,
+    worstReward: `${base}worst-reward`,
     sampled: `${base}sampled`,
     results: `${base}results`,
     resultIndex: `${base}result-index`,

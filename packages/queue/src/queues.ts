@@ -1,5 +1,5 @@
 import type { FlowProducer, JobsOptions } from 'bullmq';
-import { InvalidJobError } from './errors';
+import { EvaluationRefusedError, InvalidJobError } from './errors';
 import { childJobId, parseChildJob, parseChildResult, parseStepJob, stepJobId, type ChildJob, type ChildResult, type StepJob } from './jobs';
 
 /** The queue of child jobs (architectures to evaluate), consumed by the GPU workers. */
@@ -108,6 +108,13 @@ export interface ChildOutcome {
   readonly result: ChildResult | null;
   /** The failure reason (e.g. "EvaluationRefusedError: ..."), or null when there is a result. */
   readonly error: string | null;
+  /** True when the evaluator refused the architecture (EvaluationRefusedError): the architecture's fault, not the cluster's. */
+  readonly refused: boolean;
+}
+
+/** Whether a child's failure reason is a refusal of its architecture (see EvaluationRefusedError). */
+export function isRefusal(reason: string | null): boolean {
+  return reason !== null && reason.startsWith(`${EvaluationRefusedError.name}:`);
 }
 
 /** What readStepResults needs of a parent job: a BullMQ Job or a sandboxed job both fit. */
@@ -137,6 +144,7 @@ export async function readStepResults(parent: ParentJobLike): Promise<ChildOutco
       childId: childJobId(step.experiment, step.stepId, index),
       result: got?.result ?? null,
       error: got?.result ? null : got?.error ?? 'missing',
+      refused: !got?.result && isRefusal(got?.error ?? null),
     };
   });
 }

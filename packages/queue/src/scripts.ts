@@ -96,6 +96,28 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], vb .. ' ' .. cb .. ' 
 return {'ok', vb, cb, va, ca}
 `);
 
+/**
+ * KEYS: config, worst-reward (a hash: 'value' and one field per step id). ARGV: step id, rewards... Folds the
+ * rewards into the experiment's worst reward seen, once per step id: a repeated step gets back what its first
+ * call returned and changes nothing. Returns {status, worst}: status 'missing', 'ok' or 'duplicate'; worst is
+ * the worst reward after the fold (%.17g), or '' while none has been seen.
+ */
+export const FOLD_WORST_REWARD = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+local seen = redis.call('HGET', KEYS[2], 'step:' .. ARGV[1])
+if seen then return {'duplicate', seen} end
+local worst = redis.call('HGET', KEYS[2], 'value')
+local w = worst and tonumber(worst) or nil
+for i = 2, #ARGV do
+  local r = tonumber(ARGV[i])
+  if w == nil or r < w then w = r end
+end
+local text = w == nil and '' or string.format('%.17g', w)
+if text ~= '' then redis.call('HSET', KEYS[2], 'value', text) end
+redis.call('HSET', KEYS[2], 'step:' .. ARGV[1], text)
+return {'ok', text}
+`);
+
 /** KEYS: config, result-index, results. ARGV: child id, record JSON. Returns the arrival index, −1 if already recorded, −2 if no experiment. */
 export const RECORD_RESULT = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end

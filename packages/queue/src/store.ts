@@ -4,7 +4,7 @@ import { parseExperimentConfig, type ExperimentConfig } from './config';
 import { ConflictError, ExperimentNotFoundError } from './errors';
 import { parseChildResult, type ChildJob, type ChildResult } from './jobs';
 import { EXPERIMENTS_KEY, experimentKeys } from './keys';
-import { CLAIM_RESERVATION, RECORD_RESULT, RESERVE, UPDATE_BASELINE } from './scripts';
+import { CLAIM_RESERVATION, FOLD_WORST_REWARD, RECORD_RESULT, RESERVE, UPDATE_BASELINE } from './scripts';
 
 /** What the results store keeps for one evaluated child. */
 export interface EvaluationRecord {
@@ -91,8 +91,10 @@ export class ExperimentStore {
     const keys = experimentKeys(canonical.id);
     const set = await this.redis.set(keys.config, text, 'NX');
     if (set === null) {
+      // Compared in today's canonical form, so that a field added since (with its default) is no conflict.
       const stored = await this.redis.get(keys.config);
-      if (stored !== null && stored !== text) throw new ConflictError(canonical.id, describeDifference(stored, text));
+      const storedText = stored === null ? null : JSON.stringify(parseExperimentConfig(stored));
+      if (storedText !== null && storedText !== text) throw new ConflictError(canonical.id, describeDifference(storedText, text));
     }
     await this.redis.sadd(EXPERIMENTS_KEY, canonical.id);
     return canonical;
@@ -130,6 +132,20 @@ export class ExperimentStore {
     if (out[0] === 'missing') throw new ExperimentNotFoundError(id);
     const state = (v: string | undefined, c: string | undefined): BaselineState => ({ value: Number(v), count: Number(c) });
     return { before: state(out[1], out[2]), after: state(out[3], out[4]), applied: out[0] === 'ok' };
+  }
+
+  /**
+   * Folds a step's rewards into the experiment's worst reward seen, shared by every replica, and returns it
+   * (undefined while no reward has been seen). A step is counted once: a retried step gets the same answer
+   * as its first call, so it gives its refused children the same reward.
+   */
+  async foldWorstReward(id: string, stepId: string, rewards: readonly number[]): Promise<number | undefined> {
+    if (stepId === '') throw new RangeError('foldWorstReward: stepId must not be empty');
+    if (rewards.some((r) => !Number.isFinite(r))) throw new RangeError('foldWorstReward: every reward must be a finite number');
+    const k = experimentKeys(id);
+    const [status, worst] = (await FOLD_WORST_REWARD.run(this.redis, [k.config, k.worstReward], [stepId, ...rewards.map(String)])) as [string, string];
+    if (status === 'missing') throw new ExperimentNotFoundError(id);
+    return worst === '' ? undefined : Number(worst);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Adam, ControllerPolicy, EMPTY_BASELINE, reinforceStep, shapeReward, type PolicyOptions, type Rng } from '@nasrl/controller';
+import { Adam, ControllerPolicy, EMPTY_BASELINE, refusedReward, REFUSED_REWARD_DEFAULT, reinforceStep, shapeReward, worstOf, type PolicyOptions, type RefusedRewardRule, type Rng } from '@nasrl/controller';
 import type { TabularBenchmark } from './benchmark';
 import { SearchConfigError } from './errors';
 import { RunState, type RunResult } from './run-state';
@@ -99,6 +99,11 @@ export interface ReinforceSearchOptions {
   rewardScale?: number;
   /** The scaled reward is raised to this power (the paper cubes CIFAR-10 accuracies: 3). Default 1. */
   rewardPower?: number;
+  /**
+   * The reward of an architecture the table lacks: 'worst', the worst reward seen in the run so far (0 before
+   * any), or a number; the cluster's experiments apply the same rule (ExperimentConfig.refusedReward). Default 'worst'.
+   */
+  refusedReward?: RefusedRewardRule;
   /** Do not charge the budget again for an architecture already evaluated in the run. Default false. */
   reuseEvaluations?: boolean;
   /** Stop once the controller has proposed this many architectures (charged or not). Default 50 × budget in evaluations, or 20,000. */
@@ -115,6 +120,8 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
   const power = options.rewardPower ?? 1;
   const shape = (reward: number): number => shapeReward(reward, scale, power);
   const reuse = options.reuseEvaluations ?? false;
+  const refusedRule = options.refusedReward ?? REFUSED_REWARD_DEFAULT;
+  if (refusedRule !== 'worst' && !Number.isFinite(refusedRule)) throw new SearchConfigError(`refusedReward: expected 'worst' or a finite number, got ${refusedRule}`);
   const maxProposals = options.maxProposals ?? (bench.budgetUnit === 'evaluations' ? 50 * bench.budget : 20000);
   const policy = new ControllerPolicy(bench.space, { ...options.policy, initSeed: rng.nextUint32() });
   try {
@@ -122,24 +129,21 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
     const adam = new Adam({ learningRate: options.learningRate ?? 0.0006 });
     const state = new RunState(bench);
     let baseline = EMPTY_BASELINE;
-    let worst = Infinity;
+    let worst: number | undefined;
     const patience = options.patience ?? DEFAULT_PATIENCE;
     while (!state.exhausted && state.proposals < maxProposals && state.knownInARow < patience) {
       const samples = policy.sample(m, rng);
-      const rewards: number[] = [];
+      const rewards: (number | null)[] = [];
       for (const s of samples) {
         const outcome = state.evaluate(s.tokens, reuse);
         if (outcome.kind === 'exhausted') break;
-        if (outcome.kind === 'result') {
-          rewards.push(shape(outcome.result.reward));
-          worst = Math.min(worst, shape(outcome.result.reward));
-        } else {
-          // Architectures the table lacks earn the worst reward seen so far: the controller learns to avoid them.
-          rewards.push(Number.isFinite(worst) ? worst : 0);
-        }
+        // Architectures the table lacks (null) earn the refused reward: the controller learns to avoid them.
+        rewards.push(outcome.kind === 'result' ? shape(outcome.result.reward) : null);
       }
+      worst = worstOf(worst, rewards.filter((r): r is number => r !== null));
+      const refused = refusedReward(refusedRule, worst);
       if (rewards.length === 0) break;
-      const step = reinforceStep(policy, samples.slice(0, rewards.length), rewards, baseline, {
+      const step = reinforceStep(policy, samples.slice(0, rewards.length), rewards.map((r) => r ?? refused), baseline, {
         baselineDecay: options.baselineDecay ?? 0.95,
         entropyWeight: options.entropyWeight ?? 0,
         normalizeAdvantages: options.normalizeAdvantages ?? false,

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { runProtocol, summarize, STRATEGY_NAMES, type BenchmarkSpec, type StrategySpec, type StrategySummary } from '@nasrl/search';
-import { intFlag, numberFlag, parseArgs, ProgressBar, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
+import { intFlag, numberFlag, parseArgs, ProgressBar, refusedRewardFlag, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
 import { DEFAULT_NB201_TABLE, DEFAULT_REUSE, tunedReinforce } from '../defaults';
 
-const VALUED = ['table', 'file', 'runs', 'strategies', 'seed', 'budget-evals', 'budget-seconds', 'threads', 'lr', 'baseline-decay', 'entropy', 'children', 'temperature', 'tanh-constant', 'hidden', 'reward-power', 'normalize-advantages', 'reuse'];
+const VALUED = ['table', 'file', 'runs', 'strategies', 'seed', 'budget-evals', 'budget-seconds', 'threads', 'lr', 'baseline-decay', 'entropy', 'children', 'temperature', 'tanh-constant', 'hidden', 'reward-power', 'normalize-advantages', 'reuse', 'refused-reward'];
 const SWITCHES = ['json', 'help'];
 /** Known proposals in a row that end a run with reuse (the strategies' default). */
 const PATIENCE = 200;
@@ -29,7 +29,8 @@ reward is reported by its test figure; prints mean ± std over the runs for each
   --help              print this and exit
 REINFORCE options (defaults are the tuned ones in BENCHMARKS.md):
   --lr X --baseline-decay X --entropy X --children M --temperature X --tanh-constant X --hidden N
-  --reward-power X --normalize-advantages true|false`;
+  --reward-power X --normalize-advantages true|false
+  --refused-reward worst|X  reward of an architecture the table lacks: the worst seen so far (default) or X`;
 
 /** `nasrl bench nb201|table`: the tabular protocol for the chosen strategies. */
 export async function benchSearchCommand(kind: 'nb201' | 'table', argv: readonly string[]): Promise<number> {
@@ -82,6 +83,7 @@ function strategySpec(name: string, args: ParsedArgs, kind: 'nb201' | 'table', r
       patience: PATIENCE,
       normalizeAdvantages: boolFlag(args, 'normalize-advantages', tuned.normalizeAdvantages),
       rewardPower: numberFlag(args, 'reward-power', tuned.rewardPower, 0.01, 100),
+      refusedReward: refusedRewardFlag(args),
       policy: {
         ...tuned.policy,
         temperature: numberFlag(args, 'temperature', tuned.policy.temperature, 1e-6),
