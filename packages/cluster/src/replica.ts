@@ -58,8 +58,9 @@ export class ControllerReplica {
   async run(signal?: AbortSignal): Promise<ReplicaSummary> {
     const { config, policy } = this.o.runtime;
     const staleMs = this.o.reservationStaleMs ?? 60_000;
-    // Every replica offers the same initial parameters; the shards keep the first and ignore the rest.
-    await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters())), undefined, signal);
+    // Every replica offers the same initial parameters; the shards keep the first and ignore the rest. The
+    // experiment's learning rate travels with them: the shards apply its pushes with it.
+    await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters()), { learningRate: config.learningRate }), undefined, signal);
     let steps = 0;
     let sampled = 0;
     while (!signal?.aborted) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CorruptCheckpointError } from './errors';
+import type { CompiledAdamOptions } from './optimizer';
 import type { ExperimentCounters, ExperimentSnapshot, ShardSnapshot, TensorState } from './shard-types';
 import { decodeFloat32, elementCount, encodeFloat32 } from './tensor';
 
@@ -30,6 +31,8 @@ interface HeaderExperiment {
   stepFloor: number;
   steps: [string, number][];
   counters: ExperimentCounters;
+  /** Absent in checkpoints of shards that did not keep settings per experiment: the shard's own apply. */
+  adam?: CompiledAdamOptions | null;
   tensors: HeaderTensor[];
 }
 
@@ -64,6 +67,7 @@ export function encodeCheckpoint(snapshot: ShardSnapshot, sequence: number, now 
       stepFloor: e.stepFloor,
       steps: e.steps,
       counters: e.counters,
+      adam: e.adam,
       tensors: e.tensors.map((t) => ({ name: t.name, shape: t.shape, accumulator: t.accumulator !== null })),
     })),
   };
@@ -133,6 +137,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): DecodedCheckpoint
       stepFloor: e.stepFloor,
       steps: e.steps,
       counters: e.counters,
+      adam: e.adam ?? null,
       tensors,
     };
   });
@@ -158,6 +163,11 @@ function checkHeader(h: CheckpointHeader, fail: (reason: string) => never): void
     if (typeof e.counters !== 'object' || e.counters === null) fail(`${where}: no counters`);
     for (const k of ['pushesApplied', 'pushesAccumulated', 'pushesDuplicate', 'pushesRejectedStale', 'pushesRejectedInvalid'] as const) {
       if (!isCount(e.counters[k])) fail(`${where}: counter ${k} is not a count`);
+    }
+    if (e.adam !== undefined && e.adam !== null) {
+      const a = e.adam as unknown as Record<string, unknown>;
+      const ok = typeof a === 'object' && ['learningRate', 'beta1', 'beta2', 'epsilon'].every((k) => typeof a[k] === 'number' && Number.isFinite(a[k]));
+      if (!ok) fail(`${where}: adam must hold the numbers learningRate, beta1, beta2 and epsilon`);
     }
     if (!Array.isArray(e.tensors)) fail(`${where}: no tensors list`);
     for (const t of e.tensors) {

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidRequestError, ParameterServerConfigError, ShardRpcError } from './errors';
+import { compileAdamOptions, type AdamOptions } from './optimizer';
 import {
   loadProtos,
+  type AdamSettingsMessage,
   type ExperimentStatsMessage,
   type LayoutMessage,
   type ParameterServerMethods,
@@ -106,11 +108,17 @@ export class ParameterServerClient {
     this.clients = o.shards.map((addr) => new grpc.Client(addr, credentials, channelOptions));
   }
 
-  /** Initialises the experiment on every shard with its slice of `tensors` (idempotent; first caller wins). */
-  async init(experiment: string, tensors: readonly NamedTensor[]): Promise<ClientInitResult> {
+  /**
+   * Initialises the experiment on every shard with its slice of `tensors` (idempotent; first caller wins) and
+   * the experiment's Adam settings (left-out ones from ADAM_DEFAULTS), which every shard keeps with it and
+   * applies to the experiment's pushes; without them, each shard's own settings apply.
+   */
+  async init(experiment: string, tensors: readonly NamedTensor[], adam?: AdamOptions): Promise<ClientInitResult> {
     const parts = splitByShard(tensors.map(toWire), assignShards(tensors, this.shardCount));
+    // Checked and completed here (ADAM_DEFAULTS), so that a bad value fails before any shard sees it.
+    const settings: AdamSettingsMessage | null = adam === undefined ? null : compileAdamOptions(adam);
     const results = await this.all((s) =>
-      this.call(s, this.methods.Init, { experiment, layout: this.layout(s), tensors: parts[s] as TensorMessage[] }),
+      this.call(s, this.methods.Init, { experiment, layout: this.layout(s), tensors: parts[s] as TensorMessage[], adam: settings }),
     );
     this.remember(experiment, tensors);
     return { created: results.map((r) => r.created), versions: results.map((r) => r.version) };

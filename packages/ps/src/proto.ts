@@ -23,11 +23,20 @@ export interface LayoutMessage {
   shardCount: number;
 }
 
-/** InitRequest on the wire. */
+/** AdamSettings on the wire. */
+export interface AdamSettingsMessage {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** InitRequest on the wire; `adam` absent (null, or left out when sending) means the shard's defaults. */
 export interface InitRequestMessage {
   experiment: string;
   layout: LayoutMessage | null;
   tensors: TensorMessage[];
+  adam?: AdamSettingsMessage | null;
 }
 
 /** InitResponse on the wire. */
@@ -90,6 +99,7 @@ export interface ExperimentStatsMessage {
   pushesRejectedInvalid: number;
   pendingGradients: number;
   checkpointedVersion: number;
+  adam: AdamSettingsMessage | null;
 }
 
 /** StatsResponse on the wire. */

@@ -107,7 +107,7 @@ export class ParameterServerServer {
 
 function serviceImplementation(shard: ShardCore, log: Logger): grpc.UntypedServiceImplementation {
   const init = unary<InitRequestMessage, InitResponseMessage>('Init', log, (req) => {
-    const r = shard.init({ experiment: req.experiment, layout: layoutOf(req.layout), tensors: req.tensors });
+    const r = shard.init({ experiment: req.experiment, layout: layoutOf(req.layout), tensors: req.tensors, adam: req.adam ?? null });
     return { experiment: req.experiment, created: r.created, version: r.version };
   });
   const pull = unary<PullRequestMessage, PullResponseMessage>('Pull', log, (req) => {

@@ -1,3 +1,4 @@
+import type { AdamOptions, CompiledAdamOptions } from './optimizer';
 import type { TensorSpec, WireTensor } from './tensor';
 
 /** The shard layout a request was computed for; `shardCount` 0 means "not stated" and skips the check. */
@@ -11,6 +12,11 @@ export interface InitInput {
   experiment: string;
   layout?: ShardLayout;
   tensors: readonly WireTensor[];
+  /**
+   * The experiment's Adam settings, kept with it; every setting left out is the shard's own. Absent: the
+   * shard's settings, until an init that states them.
+   */
+  adam?: AdamOptions | null;
 }
 
 /** Result of `ShardCore.init`: whether this call created the experiment, and its version. */
@@ -69,6 +75,8 @@ export interface ExperimentStats extends ExperimentCounters {
   tensorCount: number;
   pendingGradients: number;
   checkpointedVersion: number;
+  /** The Adam settings the experiment's pushes are applied with. */
+  adam: CompiledAdamOptions;
 }
 
 /** One tensor's full state in a snapshot: values, Adam moments and (accumulate mode) the pending sum. */
@@ -89,6 +97,8 @@ export interface ExperimentSnapshot {
   /** Remembered step ids with the version at which each arrived, oldest first. */
   steps: [string, number][];
   counters: ExperimentCounters;
+  /** The Adam settings the experiment was initialised with; null: none stated (the shard's own apply). */
+  adam: CompiledAdamOptions | null;
   tensors: TensorState[];
 }
 

@@ -11,6 +11,7 @@ import {
   compileAdamOptions,
   compileStalenessOptions,
   stalenessWeight,
+  stripUndefined,
   type AdamOptions,
   type CompiledAdamOptions,
   type CompiledStalenessOptions,
@@ -96,12 +97,14 @@ interface ExperimentState {
   steps: Map<string, number>;
   counters: ExperimentCounters;
   checkpointedVersion: number;
+  // The Adam settings the experiment stated at init; null: none stated, the shard's own apply.
+  adam: CompiledAdamOptions | null;
 }
 
 /** What changed in a shard, for listeners such as the checkpointer. */
 export interface ShardChange {
   experiment: string;
-  kind: 'created' | 'applied' | 'accumulated';
+  kind: 'created' | 'configured' | 'applied' | 'accumulated';
   version: number;
 }
 
@@ -150,6 +153,7 @@ export class ShardCore {
       if (seen.has(t.name)) throw new InvalidRequestError(`init of '${input.experiment}': tensor '${t.name}' appears twice`);
       seen.add(t.name);
     }
+    const adam = this.experimentAdam(input);
     const existing = this.experiments.get(input.experiment);
     if (existing) {
       const mismatch = describeSpecMismatch(existing, tensors);
@@ -158,6 +162,17 @@ export class ShardCore {
           `experiment '${input.experiment}' already exists on shard ${this.shardIndex} with another parameter set (${mismatch}); ` +
             'use a new experiment id for a different search space or controller size',
         );
+      }
+      if (adam && existing.adam && !sameAdam(adam, existing.adam)) {
+        throw new LayoutMismatchError(
+          `experiment '${input.experiment}' already exists on shard ${this.shardIndex} with Adam settings ${describeAdam(existing.adam)}, ` +
+            `this init states ${describeAdam(adam)}; an experiment's optimiser settings are fixed: use a new experiment id to change them`,
+        );
+      }
+      if (adam && !existing.adam) {
+        // Created (or restored) without stated settings: the experiment's own take over from the shard's.
+        existing.adam = adam;
+        this.emit({ experiment: input.experiment, kind: 'configured', version: existing.version });
       }
       return { created: false, version: existing.version };
     }
@@ -174,10 +189,22 @@ export class ShardCore {
       steps: new Map(),
       counters: zeroCounters(),
       checkpointedVersion: 0,
+      adam,
     };
     this.experiments.set(input.experiment, state);
     this.emit({ experiment: input.experiment, kind: 'created', version: 0 });
     return { created: true, version: 0 };
+  }
+
+  // The init's Adam settings over the shard's, checked; null when the init states none.
+  private experimentAdam(input: InitInput): CompiledAdamOptions | null {
+    if (!input.adam) return null;
+    try {
+      return compileAdamOptions({ ...this.options.adam, ...stripUndefined(input.adam) });
+    } catch (e) {
+      if (e instanceof ParameterServerConfigError) throw new InvalidRequestError(`init of '${input.experiment}': Adam settings: ${e.message}`);
+      throw e;
+    }
   }
 
   /** Returns a copy of the experiment's slice and its version. */
@@ -220,7 +247,7 @@ export class ShardCore {
     }
     const weight = stalenessWeight(this.options.staleness.rule, staleness);
     this.remember(state, stepId);
-    const adam = this.options.adam;
+    const adam = state.adam ?? this.options.adam;
     if (this.options.accumulate === 1 && state.pendingGradients === 0) {
       const t = ++state.version;
       state.counters.pushesApplied++;
@@ -269,6 +296,7 @@ export class ShardCore {
         tensorCount: s.slots.size,
         pendingGradients: s.pendingGradients,
         checkpointedVersion: s.checkpointedVersion,
+        adam: { ...(s.adam ?? this.options.adam) },
         ...s.counters,
       };
     });
@@ -289,6 +317,7 @@ export class ShardCore {
       stepFloor: s.stepFloor,
       steps: [...s.steps.entries()],
       counters: { ...s.counters },
+      adam: s.adam,
       tensors: s.names.map((n) => s.slots.get(n) as Slot),
     }));
     return { shardIndex: this.options.shardIndex, shardCount: this.options.shardCount, experiments };
@@ -335,6 +364,7 @@ export class ShardCore {
         steps: new Map(e.steps),
         counters: { ...e.counters },
         checkpointedVersion: e.version,
+        adam: e.adam ? compileAdamOptions(e.adam) : null,
       });
     }
   }
@@ -539,4 +569,12 @@ function listNames(names: readonly string[]): string {
   if (names.length === 0) return 'no tensors';
   const shown = names.slice(0, 8).map((n) => `'${n}'`).join(', ');
   return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
+}
+
+function sameAdam(a: CompiledAdamOptions, b: CompiledAdamOptions): boolean {
+  return a.learningRate === b.learningRate && a.beta1 === b.beta1 && a.beta2 === b.beta2 && a.epsilon === b.epsilon;
+}
+
+function describeAdam(a: CompiledAdamOptions): string {
+  return `(learningRate ${a.learningRate}, beta1 ${a.beta1}, beta2 ${a.beta2}, epsilon ${a.epsilon})`;
 }

@@ -580,7 +580,6 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         // Often: a killed run continued with --resume loses at most these updates of the controller.
         NASRL_PS_CHECKPOINT_EVERY_UPDATES: '10',
         NASRL_PS_CHECKPOINT_INTERVAL_MS: '5000',
-        NASRL_PS_LEARNING_RATE: String(config.learningRate),
         NASRL_PS_METRICS_HOST: '127.0.0.1',
         NASRL_PS_METRICS_PORT: '0',
       }, 'param-server', false);
