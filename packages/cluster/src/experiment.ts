@@ -26,6 +26,25 @@ export function experimentRuntime(config: ExperimentConfig): ExperimentRuntime {
   return { config, space, policy };
 }
 
+/**
+ * The runtimes of experiments by id, each built once per process from the configuration `load` returns; a
+ * failed load (a transient Redis error, an experiment not created yet) is forgotten, so the next call for
+ * that id loads again instead of failing for the life of the process. `known` are runtimes already built.
+ */
+export function runtimeCache(load: (id: string) => Promise<ExperimentConfig>, known: readonly ExperimentRuntime[] = []): (id: string) => Promise<ExperimentRuntime> {
+  const runtimes = new Map<string, Promise<ExperimentRuntime>>(known.map((r) => [r.config.id, Promise.resolve(r)]));
+  return (id) => {
+    const cached = runtimes.get(id);
+    if (cached) return cached;
+    const loading = load(id).then(experimentRuntime);
+    runtimes.set(id, loading);
+    loading.catch(() => {
+      if (runtimes.get(id) === loading) runtimes.delete(id);
+    });
+    return loading;
+  };
+}
+
 /** The depth to sample at after `sampledBefore` architectures (the conv space's schedule; 1 elsewhere). */
 export function depthFor(space: SearchSpace, sampledBefore: number): number {
   return space instanceof ConvSpace ? space.depthAfter(sampledBefore) : 1;

@@ -18,7 +18,7 @@ export { createStepProcessor } from './step-processor';
 export type { StepProcessorOptions, StepSummary } from './step-processor';
 export { stepAdvantages, stepRewards } from './advantages';
 export type { RewardConfig, RewardInputs } from './advantages';
-export { experimentRuntime, hashSeed, depthFor, layersArg } from './experiment';
+export { experimentRuntime, hashSeed, depthFor, layersArg, runtimeCache } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';
 export { decodeStepParameters, encodeStepParameters, StepParametersFormatError } from './step-parameters';

@@ -139,8 +139,19 @@ export class ControllerReplica {
       await finished;
       return;
     }
-    // On abort the step is left to the other replicas' (or this one's, after restart) step processors.
-    await Promise.race([finished, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+    // On abort the step is left to the other replicas' (or this one's, after restart) step processors. The
+    // listener is removed once the step is done: a run of many steps must not pile them up on one signal.
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([finished, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 }
 
