@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../src/processes';
@@ -102,3 +102,30 @@ test('the progress line shows evaluated/total, the rate, the time left, the best
   for (let t = 20_000; t <= 200_000; t += 10_000) rate.add(t, 100 + (t - 10_000) / 10_000);
   assert.ok(Math.abs((rate.perMinute() as number) - 6) < 1e-9, `recent rate ${rate.perMinute()}`);
 });
+
+test('the table space has its own defaults, needs --table, and every space refuses the flags it does not use', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-local-table-'));
+  try {
+    const file = path.join(dir, 'grid.json');
+    writeFileSync(file, JSON.stringify({ name: 'grid', tokens: [{ name: 'a', choices: ['0', '1'] }], entries: [{ tokens: ['0'], reward: 3, test: 30 }] }));
+    const t = localExperiment(['--space', 'table', '--table', file, '--id', 't1']);
+    // A table space's rewards keep their scale: NAS-Bench-201's tuning (percent: 0.01, power 10) is not for it.
+    assert.deepEqual([t.config.rewardScale, t.config.rewardPower, t.config.tablePath, t.config.refusedReward], [1, 1, file, 'worst']);
+    const nb = localExperiment(['--space', 'nb201', '--id', 'n1', '--refused-reward', '-0.5']);
+    assert.deepEqual([nb.config.rewardScale, nb.config.rewardPower, nb.config.refusedReward], [0.01, 10, -0.5]);
+    assert.throws(() => localExperiment(['--space', 'table', '--id', 't2']), (e: unknown) => e instanceof UsageError && /--space table needs --table PATH: the table space JSON file/.test(e.message));
+    const refused: [string[], RegExp][] = [
+      [['--space', 'nb201', '--dataset', 'cifar10'], /--dataset: only for --space conv, whose children are trained; --space nb201 looks them up in --table/],
+      [['--space', 'table', '--table', file, '--epochs', '3', '--subset', '100'], /--epochs, --subset: only for --space conv/],
+      [['--table', file], /--table: only for --space nb201 or table, whose children are looked up in a table; the conv space trains them/],
+      [['--space', 'conv', '--time-scale', '0.1'], /--time-scale: only for --space nb201 or table/],
+      [['--space', 'table', '--table', file, '--refused-reward', 'least'], /--refused-reward: expected worst .* or a number, got "least"/],
+    ];
+    for (const [argv, message] of refused) {
+      assert.throws(() => localExperiment([...argv, '--id', 'x']), (e: unknown) => e instanceof UsageError && message.test(e.message), argv.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+

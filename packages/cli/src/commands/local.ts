@@ -5,7 +5,7 @@ import {
   CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, InvalidConfigError, parseExperimentConfig, startRedisServer, STEPS_QUEUE,
   type ExperimentConfig, type StoredEvaluation, type TestRedisServer,
 } from '@nasrl/queue';
-import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
+import { intFlag, numberFlag, parseArgs, refusedRewardFlag, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 import { CONV_PRESET_NAMES, convPreset } from '../presets';
 import {
@@ -13,18 +13,22 @@ import {
 } from '../processes';
 import { RunOutput, writeFileAtomic } from '../report';
 
-const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'preset', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr', 'time-scale', 'resume'];
+const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'preset', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr', 'refused-reward', 'time-scale', 'resume'];
 const SWITCHES = ['help', 'no-reuse'];
 
 export const LOCAL_USAGE = `nasrl local [--space conv|nb201|table] [--preset ${CONV_PRESET_NAMES.join('|')}] [--budget-archs N] [--children M]
             [--shards S] [--replicas K] [--workers W] [--dataset fashion-mnist|cifar10|synthetic] [--data-dir DIR]
-            [--table PATH] [--epochs N] [--subset N] [--lr X] [--time-scale X] [--no-reuse] [--out DIR] [--id ID]
+            [--table PATH] [--epochs N] [--subset N] [--lr X] [--refused-reward worst|X] [--time-scale X] [--no-reuse]
+            [--out DIR] [--id ID]
 nasrl local --resume DIR [--workers W] [--replicas K]
 
 Runs the whole cluster on this machine: its own redis-server (unless REDIS_URL is set), S parameter-server
 shards, K controller replicas and W workers as separate processes, until N architectures are evaluated.
 The conv space takes its settings from a preset (default small; paper is the paper's CIFAR-10 search, which
-needs --data-dir); the flags override them.
+needs --data-dir); the flags override them. --dataset, --data-dir, --epochs and --subset are for the conv
+space; --table and --time-scale for nb201 (default table ${DEFAULT_NB201_TABLE}) and table (--table required:
+the table space JSON file). --refused-reward is what an architecture the evaluator refuses (over the limits,
+missing from the table) earns: the worst reward seen so far (default) or X.
 
 The output folder (default runs/ID) follows the search while it runs: results.jsonl gets a line per evaluated
 architecture as it arrives, best.json is replaced when the best architectures change, and report.html is
@@ -75,7 +79,9 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
   const space = stringFlag(args, 'space', 'conv');
   if (!['conv', 'nb201', 'table'].includes(space)) throw new UsageError(`--space: expected conv, nb201 or table, got "${space}"`);
   const id = stringFlag(args, 'id', `${space}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`);
-  const tuned = tunedReinforce(space === 'conv' ? 'table' : 'nb201');
+  refuseUnusedFlags(args, space);
+  // NAS-Bench-201's accuracies are percent (scale 0.01, power 10); a table space's rewards stay as they are.
+  const tuned = tunedReinforce(space === 'nb201' ? 'nb201' : 'table');
   // A flag given on the command line, parsed; absent flags leave the preset's (or default) value.
   const given = <T>(name: string, parse: () => T): T | undefined => (args.flags.has(name) ? parse() : undefined);
   const defined = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -83,6 +89,7 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
     budgetArchs: given('budget-archs', () => intFlag(args, 'budget-archs', 0, 1)),
     childrenPerStep: given('children', () => intFlag(args, 'children', 0, 1, 1024)),
     learningRate: given('lr', () => numberFlag(args, 'lr', 0, 0)),
+    refusedReward: given('refused-reward', () => refusedRewardFlag(args)),
     reuseEvaluations: switchFlag(args, 'no-reuse') ? false : undefined,
   });
   const presetName = stringFlag(args, 'preset');
@@ -127,7 +134,7 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
       rewardScale: tuned.rewardScale,
       rewardPower: tuned.rewardPower,
       ...overrides,
-      tablePath: path.resolve(stringFlag(args, 'table', DEFAULT_NB201_TABLE)),
+      tablePath: path.resolve(space === 'nb201' ? stringFlag(args, 'table', DEFAULT_NB201_TABLE) : requiredTable(args)),
       timeScale: numberFlag(args, 'time-scale', 0, 0),
     };
   }
@@ -310,6 +317,28 @@ class Screen {
     if (this.tty && this.shown !== '') process.stdout.write('\n');
     this.shown = '';
   }
+}
+
+/** The flags of one kind of space only: training flags for conv, table flags for nb201 and table. */
+const TRAINING_FLAGS = ['dataset', 'data-dir', 'epochs', 'subset'] as const;
+const TABLE_FLAGS = ['table', 'time-scale'] as const;
+
+/** Refuses a flag the space does not use, rather than dropping it without a word. */
+function refuseUnusedFlags(args: ParsedArgs, space: string): void {
+  const unused = space === 'conv' ? TABLE_FLAGS : TRAINING_FLAGS;
+  const given = unused.filter((f) => args.flags.has(f));
+  if (given.length === 0) return;
+  const list = given.map((f) => `--${f}`).join(', ');
+  throw new UsageError(space === 'conv'
+    ? `${list}: only for --space nb201 or table, whose children are looked up in a table; the conv space trains them`
+    : `${list}: only for --space conv, whose children are trained; --space ${space} looks them up in --table`);
+}
+
+/** --table of the table space: its table space JSON file, which has no default. */
+function requiredTable(args: ParsedArgs): string {
+  const table = stringFlag(args, 'table');
+  if (table === undefined) throw new UsageError('--space table needs --table PATH: the table space JSON file (token types and a reward per architecture)');
+  return table;
 }
 
 /** Ctrl-C (SIGINT), SIGTERM and SIGHUP: the first stops the run in order, the second at once. */
