@@ -31,12 +31,12 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
       rewardPower: 3,
       costReward: { metric: 'seconds', target: 12, weight: -0.07 },
       spaceOptions: {
-        filterHeights: [1, 3, 5], filterWidths: [1, 3, 5], filterCounts: [8, 16, 24, 32],
+        filterHeights: [1, 3, 5], filterWidths: [1, 3, 5], filterCounts: [4, 8, 16, 32],
         reductions: 2, unconnected: 'previous', merge: 'pool', classifier: 'flatten',
         initialLayers: 4, layersPerIncrease: 1, architecturesPerIncrease: 35, maxLayers: 5,
       },
       training: {
-        dataset: 'fashion-mnist', subset: 6000, validationSubset: 2000, epochs: 2, batchSize: 32, learningRate: 0.1, augment: false,
+        dataset: 'fashion-mnist', subset: 6000, validationSubset: 5000, epochs: 2, batchSize: 32, learningRate: 0.03, augment: false,
       },
     },
     retrain: ['--dataset', 'fashion-mnist', '--epochs', '5'],

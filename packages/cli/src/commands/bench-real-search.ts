@@ -15,7 +15,8 @@ const PATIENCE = 200;
 
 /** What `nasrl bench search --help` prints. */
 export const BENCH_REAL_SEARCH_USAGE = `usage: nasrl bench search [--preset small|paper] [--budget-archs N] [--seeds S] [--children M] [--threads T]
-                          [--strategies reinforce,random] [--epochs E] [--subset N] [--validation-subset N] [--json]
+                          [--strategies reinforce,random] [--epochs E] [--subset N] [--validation-subset N]
+                          [--no-cost-reward] [--json]
 
 REINFORCE against random search on real child training at an equal budget in architectures: S runs (seeds)
 per strategy, all sharing one pool of training threads. Each run's best-validation architecture is trained
@@ -33,6 +34,8 @@ proposals in a row.
   --epochs E            child training epochs (default: the preset's)
   --subset N            training images (default: the preset's)
   --validation-subset N validation images (default: the preset's)
+  --no-cost-reward      REINFORCE's reward without the preset's cost factor (accuracy only), to measure what
+                        the factor does to accuracy and to time per architecture
   --json                also print one JSON line, last: settings, every run, the summaries and the difference
   --help                print this and exit`;
 
@@ -73,6 +76,16 @@ interface Estimate {
   readonly se: number;
 }
 
+/** One strategy over its seeds. */
+interface Summary {
+  readonly validation: Estimate;
+  readonly test: Estimate;
+  /** Mean validation accuracy of the last quarter of each run's evaluations: what the policy samples by then. */
+  readonly lastQuarterAccuracy: Estimate;
+  readonly childSeconds: Estimate;
+  readonly runs: RunRecord[];
+}
+
 /** REINFORCE − random and whether it exceeds two standard errors. */
 interface Difference {
   readonly value: number;
@@ -92,7 +105,7 @@ interface RunContext {
  * random search, on real child training at an equal budget, S seeds each.
  */
 export async function benchRealSearchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['preset', 'budget-archs', 'seeds', 'children', 'threads', 'strategies', 'epochs', 'subset', 'validation-subset'], ['json', 'help']);
+  const args = parseArgs(argv, ['preset', 'budget-archs', 'seeds', 'children', 'threads', 'strategies', 'epochs', 'subset', 'validation-subset'], ['json', 'help', 'no-cost-reward']);
   if (switchFlag(args, 'help')) {
     console.log(BENCH_REAL_SEARCH_USAGE);
     return 0;
@@ -111,12 +124,14 @@ export async function benchRealSearchCommand(argv: string[]): Promise<number> {
   if (args.flags.has('validation-subset')) training.validationSubset = intFlag(args, 'validation-subset', 1, 1);
   const base: Record<string, unknown> = { space: 'conv', ...preset, budgetArchs: budget, training };
   if (args.flags.has('children')) base.childrenPerStep = intFlag(args, 'children', 1, 1, 1024);
+  if (switchFlag(args, 'no-cost-reward')) base.costReward = null;
   // Parsed once up front so that a bad combination is reported before any thread starts.
   const probe = configFor(base, 1);
   const json = switchFlag(args, 'json');
 
   console.log(`bench search: preset ${presetName}, ${strategies.join(' vs ')}, ${seeds} seeds, ${budget} architectures per run, m = ${probe.childrenPerStep}, ` +
-    `${probe.training.epochs} epochs on ${probe.training.subset ?? 'all'} images, ${threads} threads, reuse ${probe.reuseEvaluations ? 'on' : 'off'}`);
+    `${probe.training.epochs} epochs on ${probe.training.subset ?? 'all'} images, ${threads} threads, reuse ${probe.reuseEvaluations ? 'on' : 'off'}, ` +
+    `cost factor ${probe.costReward ? `(${probe.costReward.metric} / ${probe.costReward.target})^${probe.costReward.weight}` : 'off'}`);
   const started = Date.now();
   // The controllers are small and live on this thread; children train on the pool's threads.
   await selectBackend('cpu', { log: () => undefined });
@@ -136,16 +151,20 @@ export async function benchRealSearchCommand(argv: string[]): Promise<number> {
       `${r.evaluations} evaluations, ${r.distinct} distinct, ${r.proposals} proposed; ${r.meanChildSeconds.toFixed(1)} s per child; ` +
       `mean accuracy first quarter ${pct(r.firstQuarterAccuracy)}, last quarter ${pct(r.lastQuarterAccuracy)}`);
   }
-  const summaries: Record<string, { validation: Estimate; test: Estimate; runs: RunRecord[] }> = {};
+  const summaries: Record<string, Summary> = {};
   for (const s of strategies) {
     const mine = runs.filter((r) => r.strategy === s);
-    summaries[s] = { validation: estimate(mine.map((r) => r.bestAccuracy)), test: estimate(mine.map((r) => r.testAccuracy)), runs: mine };
+    summaries[s] = {
+      validation: estimate(mine.map((r) => r.bestAccuracy)), test: estimate(mine.map((r) => r.testAccuracy)),
+      lastQuarterAccuracy: estimate(mine.map((r) => r.lastQuarterAccuracy)), childSeconds: estimate(mine.map((r) => r.meanChildSeconds)), runs: mine,
+    };
   }
   console.log('');
-  console.log(`${'strategy'.padEnd(12)}${'best validation'.padEnd(20)}test of that architecture`);
+  console.log(`${'strategy'.padEnd(12)}${'best validation'.padEnd(20)}${'test of that arch.'.padEnd(20)}${'mean, last quarter'.padEnd(20)}seconds per child`);
   for (const s of strategies) {
-    const v = summaries[s] as { validation: Estimate; test: Estimate };
-    console.log(`${s.padEnd(12)}${formatEstimate(v.validation).padEnd(20)}${formatEstimate(v.test)}`);
+    const v = summaries[s] as Summary;
+    console.log(`${s.padEnd(12)}${formatEstimate(v.validation).padEnd(20)}${formatEstimate(v.test).padEnd(20)}${formatEstimate(v.lastQuarterAccuracy).padEnd(20)}` +
+      `${v.childSeconds.mean.toFixed(1)} ± ${Number.isFinite(v.childSeconds.se) ? v.childSeconds.se.toFixed(1) : 'n/a'}`);
   }
   let difference: { validation: Difference; test: Difference } | null = null;
   const rl = summaries.reinforce;
@@ -160,7 +179,7 @@ export async function benchRealSearchCommand(argv: string[]): Promise<number> {
   if (json) {
     console.log(JSON.stringify({
       preset: presetName, budgetArchs: budget, seeds, childrenPerStep: probe.childrenPerStep, threads, reuse: probe.reuseEvaluations,
-      epochs: probe.training.epochs, subset: probe.training.subset, strategies: summaries, difference, seconds,
+      epochs: probe.training.epochs, subset: probe.training.subset, costReward: probe.costReward, strategies: summaries, difference, seconds,
     }));
   }
   return 0;
