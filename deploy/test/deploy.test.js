@@ -363,6 +363,7 @@ const METRICS = {
   nasrl_queue_jobs: 'gauge',
   nasrl_reservations_outstanding: 'gauge',
   nasrl_child_failures_total: 'counter',
+  nasrl_step_pushes_dropped_total: 'counter',
   nasrl_child_training_seconds: 'histogram',
   nasrl_worker_images_per_second: 'gauge',
   nasrl_worker_busy: 'gauge',

@@ -15,7 +15,7 @@
 export { ControllerReplica } from './replica';
 export type { ReplicaOptions, ReplicaSummary } from './replica';
 export { createStepProcessor } from './step-processor';
-export type { StepProcessorOptions, StepSummary } from './step-processor';
+export type { DroppedPush, StepLog, StepProcessorOptions, StepSummary } from './step-processor';
 export { stepAdvantages, stepRewards } from './advantages';
 export type { RewardConfig, RewardInputs } from './advantages';
 export { experimentRuntime, hashSeed, depthFor, layersArg, runtimeCache } from './experiment';

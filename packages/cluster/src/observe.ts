@@ -11,8 +11,10 @@ export interface StepObservation {
   readonly rewardMovingAverage: number;
   /** The shared baseline after the step, in scaled reward units; NaN when no child had a result. */
   readonly baseline: number;
-  /** Staleness each shard reported for the step's push (duplicates left out). */
+  /** Staleness each shard reported for the step's push (duplicates and refused pushes left out). */
   readonly stalenesses: readonly number[];
+  /** Shards that refused the step's push as stale, where the step was dropped, and why. */
+  readonly droppedPushes: readonly { readonly shard: number; readonly reason: string }[];
 }
 
 /** Receives what a controller replica samples (@nasrl/metrics' controllerMetrics implements it). */

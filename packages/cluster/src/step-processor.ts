@@ -1,6 +1,6 @@
 import { stepAdvantages, stepRewards } from './advantages';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
-import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
+import type { ParameterServerClient, ShardPushResult, StaleReason } from '@nasrl/ps';
 import { retryTransient } from './retry';
 import { decodeStepParameters, StepParametersFormatError, type StepParameters } from './step-parameters';
 import { forShards, layersArg, type ExperimentRuntime } from './experiment';
@@ -20,6 +20,12 @@ export interface StepSummary {
   readonly refusedChildren: number;
   readonly push: ShardPushResult[];
   /**
+   * Shards that refused the push as stale (for example one restored from an older checkpoint): the step is
+   * applied on the other shards and dropped on these (the policy is in docs/design.md). Empty when every shard
+   * applied it, or had already.
+   */
+  readonly droppedOn: readonly DroppedPush[];
+  /**
    * Where the parameters of the gradient came from: 'sampling' (those the step sampled from, as SPEC section 5
    * has it) or 'current' (pulled now, when the stored ones were gone: expired, or a step enqueued without them).
    */
@@ -27,6 +33,17 @@ export interface StepSummary {
   /** Why the stored parameters could not be used, when they were there but unreadable. */
   readonly parametersError?: string;
 }
+
+/** A shard that refused a step's push as stale, and why (its message names the versions). */
+export interface DroppedPush {
+  readonly shard: number;
+  readonly reason: StaleReason | 'unknown';
+  readonly staleness: number;
+  readonly message: string;
+}
+
+/** A structured log record of the step processor (the controller service prints them as JSON lines). */
+export type StepLog = (record: { event: string; level: 'info' | 'warn' | 'error' } & Record<string, unknown>) => void;
 
 // The stored parameters of a step; a corrupt record is reported, not fatal: the step then uses the current ones.
 async function samplingParameters(store: ExperimentStore, experiment: string, stepId: string): Promise<{ tensors?: StepParameters['tensors']; error?: string }> {
@@ -48,6 +65,8 @@ export interface StepProcessorOptions {
   readonly runtime: (experiment: string) => Promise<ExperimentRuntime>;
   /** Told about each completed step (rewards, baseline, staleness), for metrics. Default: none. */
   readonly metrics?: StepObserver;
+  /** Where a step applied on some shards only is reported (level warn). Default: nowhere. */
+  readonly log?: StepLog;
 }
 
 /**
@@ -61,13 +80,17 @@ export interface StepProcessorOptions {
 export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLike) => Promise<StepSummary> {
   // Per experiment, the EMA of raw rewards this process has seen.
   const averages = new Map<string, number>();
-  const observe = (experiment: string, raw: readonly number[], accuracies: readonly number[], failedChildren: number, baseline: number, push: readonly ShardPushResult[]): void => {
+  const observe = (
+    experiment: string, raw: readonly number[], accuracies: readonly number[], failedChildren: number, baseline: number,
+    push: readonly ShardPushResult[], droppedOn: readonly DroppedPush[],
+  ): void => {
     if (!o.metrics) return;
     const average = movingAverage(averages.get(experiment), raw);
     if (average !== undefined) averages.set(experiment, average);
     o.metrics.stepCompleted({
       experiment, rawRewards: raw, accuracies, failedChildren, rewardMovingAverage: average ?? NaN, baseline,
-      stalenesses: push.filter((p) => p.status !== 'duplicate').map((p) => p.staleness),
+      stalenesses: push.filter((p) => p.status !== 'duplicate' && p.status !== 'rejected-stale').map((p) => p.staleness),
+      droppedPushes: droppedOn.map((d) => ({ shard: d.shard, reason: d.reason })),
     });
   };
   return async (job) => {
@@ -84,8 +107,8 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     if (counted.length === 0) {
       await o.store.markStepApplied(step.experiment, step.stepId);
       await o.store.dropStepParameters(step.experiment, step.stepId);
-      observe(step.experiment, raw, accuracies, outcomes.length, NaN, []);
-      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], parametersFrom: 'none' };
+      observe(step.experiment, raw, accuracies, outcomes.length, NaN, [], []);
+      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], droppedOn: [], parametersFrom: 'none' };
     }
     const worst = await o.store.foldWorstReward(step.experiment, step.stepId, stepRewards(config, usable));
     const rewards = stepRewards(config, counted.map((c) => c.result), worst);
@@ -98,11 +121,22 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
+    // A shard that refuses the push as stale would refuse a retry too: the step counts as applied, dropped on
+    // that shard (docs/design.md says why not re-push), and is reported so that a partial step is never silent.
+    const droppedOn = push.flatMap((p): DroppedPush[] =>
+      p.status === 'rejected-stale' ? [{ shard: p.shard, reason: p.reason ?? 'unknown', staleness: p.staleness, message: p.message ?? '' }] : []);
+    if (droppedOn.length > 0) {
+      o.log?.({
+        event: 'step-partly-applied', level: 'warn', experiment: step.experiment, step: step.stepId,
+        appliedOn: push.filter((p) => p.status !== 'rejected-stale').map((p) => p.shard), droppedOn,
+        message: `step ${step.stepId} was applied on ${push.length - droppedOn.length} of ${push.length} shards and dropped on shard(s) ${droppedOn.map((d) => d.shard).join(', ')}, which refused it as stale`,
+      });
+    }
     await o.store.markStepApplied(step.experiment, step.stepId);
     await o.store.dropStepParameters(step.experiment, step.stepId);
-    observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push);
+    observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push, droppedOn);
     return {
-      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, parametersFrom,
+      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, droppedOn, parametersFrom,
       ...(sampling.error ? { parametersError: sampling.error } : {}),
     };
   };

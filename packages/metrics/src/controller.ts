@@ -14,8 +14,10 @@ export interface StepObservation {
   readonly rewardMovingAverage: number;
   /** The shared baseline after the step, in scaled reward units; NaN when no child had a result. */
   readonly baseline: number;
-  /** Staleness each shard reported for the step's push (duplicates left out). */
+  /** Staleness each shard reported for the step's push (duplicates and refused pushes left out). */
   readonly stalenesses: readonly number[];
+  /** Shards that refused the step's push as stale, where the step was dropped, and why. */
+  readonly droppedPushes: readonly { readonly shard: number; readonly reason: string }[];
 }
 
 /** BullMQ job counts by queue name, then by state. */
@@ -59,6 +61,11 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
   const entropy = new Gauge({ name: 'nasrl_policy_entropy', help: 'Mean policy entropy (nats) of the last sampled batch', labelNames: exp, registers });
   const staleness = new Histogram({ name: 'nasrl_gradient_staleness', help: 'Staleness (versions) the shards reported for this process\'s pushes', labelNames: exp, buckets: [...STALENESS_BUCKETS], registers });
   const failures = new Counter({ name: 'nasrl_child_failures_total', help: 'Children of completed steps without a result', labelNames: exp, registers });
+  const dropped = new Counter({
+    name: 'nasrl_step_pushes_dropped_total',
+    help: 'Step pushes a shard refused as stale (reason: shard-behind, over-bound, below-floor): the step was applied on the other shards only',
+    labelNames: ['experiment', 'shard', 'reason'], registers,
+  });
 
   const cacheMs = options.queueCacheMs ?? 5_000;
   const jobCounts = cachedReader(options.queueJobCounts, cacheMs, {} as QueueJobCounts);
@@ -97,6 +104,7 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
       failures.inc({ experiment }, o.failedChildren);
       for (const r of o.rawRewards) if (Number.isFinite(r)) reward.observe({ experiment }, r);
       for (const s of o.stalenesses) if (Number.isFinite(s) && s >= 0) staleness.observe({ experiment }, s);
+      for (const d of o.droppedPushes) dropped.inc({ experiment, shard: String(d.shard), reason: d.reason });
       if (Number.isFinite(o.rewardMovingAverage)) movingAverage.set({ experiment }, o.rewardMovingAverage);
       if (Number.isFinite(o.baseline)) baseline.set({ experiment }, o.baseline);
       for (const a of o.accuracies) {

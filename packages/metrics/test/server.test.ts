@@ -43,7 +43,7 @@ test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and clo
     outstandingReservations: async () => ({ e1: 2 }),
   });
   c.sampled('e1', [1.5, 2.5]);
-  c.stepCompleted({ experiment: 'e1', rawRewards: [0.5, 0.7], accuracies: [0.5, 0.7], failedChildren: 1, rewardMovingAverage: 0.6, baseline: 0.3, stalenesses: [0, 3] });
+  c.stepCompleted({ experiment: 'e1', rawRewards: [0.5, 0.7], accuracies: [0.5, 0.7], failedChildren: 1, rewardMovingAverage: 0.6, baseline: 0.3, stalenesses: [0, 3], droppedPushes: [{ shard: 1, reason: 'shard-behind' }] });
   let ready = false;
   const server = await startMetricsServer({ registry, host: '127.0.0.1', port: 0, ready: () => ready });
   assert.match(server.address, /^127\.0\.0\.1:\d+$/);
@@ -57,13 +57,14 @@ test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and clo
       ['nasrl_baseline', 'gauge'], ['nasrl_best_accuracy', 'gauge'], ['nasrl_architectures_sampled_total', 'counter'],
       ['nasrl_architectures_evaluated_total', 'counter'], ['nasrl_controller_steps_total', 'counter'], ['nasrl_policy_entropy', 'gauge'],
       ['nasrl_gradient_staleness', 'histogram'], ['nasrl_queue_jobs', 'gauge'], ['nasrl_child_failures_total', 'counter'],
-      ['nasrl_reservations_outstanding', 'gauge'],
+      ['nasrl_reservations_outstanding', 'gauge'], ['nasrl_step_pushes_dropped_total', 'counter'],
     ] as const) assertMetric(m.body, name, type);
     assert.match(m.body, /^nasrl_build_info\{service="controller"\} 1$/m);
     assert.match(m.body, /^nasrl_architectures_sampled_total\{experiment="e1"\} 2$/m);
     assert.match(m.body, /^nasrl_policy_entropy\{experiment="e1"\} 2$/m);
     assert.match(m.body, /^nasrl_best_accuracy\{experiment="e1"\} 0.7$/m);
     assert.match(m.body, /^nasrl_child_failures_total\{experiment="e1"\} 1$/m);
+    assert.match(m.body, /^nasrl_step_pushes_dropped_total\{experiment="e1",shard="1",reason="shard-behind"\} 1$/m);
     assert.match(m.body, /^nasrl_queue_jobs\{queue="nasrl-children",state="waiting"\} 3$/m);
     assert.match(m.body, /^nasrl_queue_jobs\{queue="nasrl-steps",state="waiting-children"\} 2$/m);
     assert.match(m.body, /^nasrl_reservations_outstanding\{experiment="e1"\} 2$/m);

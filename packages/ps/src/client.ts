@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { InvalidRequestError, ParameterServerConfigError, ShardRpcError } from './errors';
+import { InvalidRequestError, ParameterServerConfigError, ShardRpcError, STALE_REASONS, type StaleReason } from './errors';
 import { compileAdamOptions, type AdamOptions } from './optimizer';
 import {
   loadProtos,
@@ -12,7 +12,7 @@ import {
 } from './proto';
 import { compileRetryOptions, withRetries, type CompiledRetryOptions, type RetryOptions } from './retry';
 import { assignShards, compareCodePoints, splitByShard } from './sharding';
-import { fromServiceError, STALENESS_METADATA_KEY } from './status';
+import { fromServiceError, STALE_REASON_METADATA_KEY, STALENESS_METADATA_KEY } from './status';
 import { assertFinite, fromWire, sameShape, shapeString, toWire, toWireView, type NamedTensor } from './tensor';
 import { clientCredentials, type ClientTlsOptions } from './tls';
 
@@ -57,6 +57,8 @@ export interface ShardPushResult {
   weight: number;
   /** The shard's explanation when rejected. */
   message?: string;
+  /** Why the shard refused it, when rejected-stale ('unknown' from a shard too old to say). */
+  reason?: StaleReason | 'unknown';
 }
 
 /** Stats of one shard. */
@@ -168,7 +170,7 @@ export class ParameterServerClient {
         return { shard: s, status, version: r.version, staleness: r.staleness, weight: r.weight };
       } catch (e) {
         if (e instanceof StaleRejection) {
-          return { shard: s, status: 'rejected-stale', version: -1, staleness: e.staleness, weight: 0, message: e.message };
+          return { shard: s, status: 'rejected-stale', version: -1, staleness: e.staleness, weight: 0, message: e.message, reason: e.reason };
         }
         throw e;
       }
@@ -245,7 +247,8 @@ export class ParameterServerClient {
             if (err) {
               const staleness = err.metadata?.get(STALENESS_METADATA_KEY)[0];
               if (err.code === grpc.status.FAILED_PRECONDITION && staleness !== undefined) {
-                reject(new StaleRejection(err.details, Number(staleness)));
+                const reason = String(err.metadata.get(STALE_REASON_METADATA_KEY)[0] ?? '');
+                reject(new StaleRejection(err.details, Number(staleness), STALE_REASONS.find((r) => r === reason) ?? 'unknown'));
               } else {
                 reject(fromServiceError(err, s, this.address(s)));
               }
@@ -262,7 +265,7 @@ export class ParameterServerClient {
 }
 
 class StaleRejection extends Error {
-  constructor(message: string, readonly staleness: number) {
+  constructor(message: string, readonly staleness: number, readonly reason: StaleReason | 'unknown') {
     super(message);
   }
 }

@@ -33,12 +33,26 @@ export class UnknownExperimentError extends ParameterServerError {
 }
 
 /**
- * Thrown when a gradient was computed from a version too far behind the shard's current one (or older than
- * the window of remembered step ids). Not retryable: pull fresh parameters and compute a new gradient.
+ * Why a shard refused a push as stale:
+ * - 'shard-behind': the base version is ahead of the shard's, which restarted from an older checkpoint and
+ *   lost the updates after it; the gradient was computed at parameters the shard no longer has.
+ * - 'over-bound': the staleness exceeds the shard's bound.
+ * - 'below-floor': the base version is older than the step ids the shard remembers, so it cannot tell a new
+ *   step from a repeated one.
+ */
+export type StaleReason = 'shard-behind' | 'over-bound' | 'below-floor';
+
+/** Every StaleReason, for parsing it off the wire. */
+export const STALE_REASONS: readonly StaleReason[] = ['shard-behind', 'over-bound', 'below-floor'];
+
+/**
+ * Thrown when a gradient was computed from a version too far behind the shard's current one, older than
+ * the window of remembered step ids, or ahead of it (see StaleReason). Not retryable: pull fresh parameters
+ * and compute a new gradient.
  */
 export class StaleGradientError extends ParameterServerError {
   readonly retryable = false;
-  constructor(message: string, readonly staleness: number, readonly bound: number) {
+  constructor(message: string, readonly staleness: number, readonly bound: number, readonly reason: StaleReason) {
     super(message);
   }
 }

@@ -28,7 +28,9 @@ export {
   ShardCapacityError,
   ShardRpcError,
   ParameterServerConfigError,
+  STALE_REASONS,
 } from './errors';
+export type { StaleReason } from './errors';
 export type { NamedTensor, TensorSpec, WireTensor } from './tensor';
 export {
   elementCount,

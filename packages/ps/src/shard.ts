@@ -459,6 +459,7 @@ export class ShardCore {
           `older checkpoint and lost at least ${base - state.version} update(s) made after it; pull again and recompute the gradient`,
         0,
         bound,
+        'shard-behind',
       );
     }
     const staleness = state.version - base;
@@ -469,6 +470,7 @@ export class ShardCore {
           'so it cannot tell a new step from a repeated one; pull again and recompute the gradient',
         staleness,
         bound,
+        'below-floor',
       );
     }
     if (staleness > bound) {
@@ -477,6 +479,7 @@ export class ShardCore {
         `${where}: staleness ${staleness} (version ${state.version} - base ${base}) exceeds the bound ${bound}; pull again and recompute the gradient`,
         staleness,
         bound,
+        'over-bound',
       );
     }
     return staleness;

@@ -18,6 +18,9 @@ export interface StatusAnswer {
 /** Metadata key carrying the staleness of a rejected push, so the client can report it without parsing text. */
 export const STALENESS_METADATA_KEY = 'nasrl-staleness';
 
+/** Metadata key carrying why a push was refused as stale (a StaleReason). */
+export const STALE_REASON_METADATA_KEY = 'nasrl-stale-reason';
+
 /**
  * The one place that maps this package's errors to gRPC status codes. Anything unexpected becomes INTERNAL
  * with its message, so a bug shows up in the caller's error instead of a bare "unknown error".
@@ -37,7 +40,10 @@ export function toGrpcStatus(err: unknown): StatusAnswer {
 export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const { code, details } = toGrpcStatus(err);
   const metadata = new grpc.Metadata();
-  if (err instanceof StaleGradientError) metadata.set(STALENESS_METADATA_KEY, String(err.staleness));
+  if (err instanceof StaleGradientError) {
+    metadata.set(STALENESS_METADATA_KEY, String(err.staleness));
+    metadata.set(STALE_REASON_METADATA_KEY, err.reason);
+  }
   return { code, details, metadata };
 }
 

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const workerConnection = connection.duplicate();
   const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: eventsConnection, prefix });
   await stepsEvents.waitUntilReady();
-  const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics });
+  const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics, log: ({ event, ...fields }) => log(event, fields) });
   const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: 1 });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
   stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
