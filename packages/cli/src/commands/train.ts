@@ -12,6 +12,7 @@ import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args'
 export const TRAIN_ARCH_USAGE = `usage: nasrl train-arch ARCH|reference [--id CHILD_ID | --line N] [--final] [--dataset fashion-mnist|cifar10|synthetic]
                           [--data-dir DIR] [--epochs N] [--subset N] [--test-subset N] [--no-test] [--batch-size N]
                           [--seed N] [--no-augment] [--backend NAME] [--json]
+       nasrl train-arch nascell|lstm|CELL.json --space rnn [...]   (a language-model child: --space rnn --help)
 
 Trains one architecture as a worker would, then evaluates it once on the held-out test split that no search
 sees (Fashion-MNIST: the last 1,000 images of each class; CIFAR-10: test_batch.bin), and prints both the
@@ -59,7 +60,8 @@ export class ArchitectureInputError extends Error {
   }
 }
 
-function fail(err: unknown, usage?: string): number {
+/** Prints a command's error (and, for a usage error, the usage line) and returns its exit code. */
+export function fail(err: unknown, usage?: string): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`nasrl: ${message}\n`);
   if (err instanceof UsageError && usage !== undefined) process.stderr.write(`${usage.split('\n\n')[0]}\n`);
@@ -182,7 +184,8 @@ export function readArchitecture(source: string, pick: LinePick = {}): Architect
 }
 
 /** The backend: --backend, else NASRL_TF_BACKEND, else auto. */
-async function chooseBackend(flag: string | undefined): Promise<string> {
+/** Selects the TensorFlow.js backend from --backend, else NASRL_TF_BACKEND, else the fastest that loads. */
+export async function chooseBackend(flag: string | undefined): Promise<string> {
   const preference = parseBackendPreference(flag ?? process.env.NASRL_TF_BACKEND);
   return (await selectBackend(preference)).name;
 }
@@ -197,6 +200,14 @@ const count = (n: number) => n.toLocaleString('en-US');
  * is the result as JSON.
  */
 export async function trainArchCommand(argv: string[]): Promise<number> {
+  const space = argv.findIndex((a) => a === '--space' || a.startsWith('--space='));
+  if (space >= 0) {
+    const value = argv[space]?.includes('=') ? argv[space]?.slice('--space='.length) : argv[space + 1];
+    const rest = argv.filter((_, i) => i !== space && (argv[space]?.includes('=') || i !== space + 1));
+    if (value === 'rnn') return (await import('./train-rnn')).trainRnnArchCommand(rest);
+    if (value !== 'conv') return fail(new UsageError(`--space: expected conv or rnn, got ${JSON.stringify(value ?? null)}`), TRAIN_ARCH_USAGE);
+    argv = rest;
+  }
   if (argv.includes('--help')) {
     console.log(TRAIN_ARCH_USAGE);
     return 0;
