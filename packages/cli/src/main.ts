@@ -23,6 +23,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'local', synopsis: '[...]', summary: 'the whole cluster on this machine', run: async (argv) => (await import('./commands/local')).localCommand(argv) },
   { name: 'status', synopsis: '[ID]', summary: "experiments, or one experiment's progress and queues (--queue-prefix P)", run: async (argv) => (await import('./commands/inspect')).statusCommand(argv) },
   { name: 'top', synopsis: '-k N ID', summary: 'the N best architectures of an experiment', run: async (argv) => (await import('./commands/inspect')).topCommand(argv) },
+  { name: 'stop', synopsis: 'ID', summary: 'stop an experiment: no more steps, its children cancelled', run: async (argv) => (await import('./commands/inspect')).stopCommand(argv) },
   { name: 'export', synopsis: 'ID --out DIR', summary: 'results.jsonl and best.json of an experiment', run: async (argv) => (await import('./commands/inspect')).exportCommand(argv) },
 ];
 

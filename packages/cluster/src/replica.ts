@@ -39,6 +39,8 @@ export interface ReplicaOptions {
 export interface ReplicaSummary {
   readonly steps: number;
   readonly sampled: number;
+  /** True when the replica ended because the experiment was stopped (`nasrl stop`), not because the budget was spent. */
+  readonly stopped: boolean;
 }
 
 /**
@@ -54,7 +56,10 @@ export interface ReplicaSummary {
 export class ControllerReplica {
   constructor(private readonly o: ReplicaOptions) {}
 
-  /** Runs steps until the budget is spent (and no other replica holds a reservation) or the signal aborts. */
+  /**
+   * Runs steps until the budget is spent (and no other replica holds a reservation), the experiment is stopped
+   * (`nasrl stop`) or the signal aborts.
+   */
   async run(signal?: AbortSignal): Promise<ReplicaSummary> {
     const { config, policy } = this.o.runtime;
     const staleMs = this.o.reservationStaleMs ?? 60_000;
@@ -63,7 +68,12 @@ export class ControllerReplica {
     await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters()), { learningRate: config.learningRate }), undefined, signal);
     let steps = 0;
     let sampled = 0;
+    let stopped = false;
     while (!signal?.aborted) {
+      if (await this.o.store.isStopped(config.id)) {
+        stopped = true;
+        break;
+      }
       const claimed = await this.o.store.claimReservation(config.id, this.o.replica, staleMs);
       const reservation = claimed ?? (await this.o.store.reserve(config.id, this.o.replica, config.childrenPerStep));
       if (!reservation) {
@@ -77,7 +87,7 @@ export class ControllerReplica {
       sampled += reservation.granted;
       this.o.onStep?.({ stepId: reservation.stepId, sampled: reservation.granted, layers, claimed: claimed !== null });
     }
-    return { steps, sampled };
+    return { steps, sampled, stopped };
   }
 
   // Samples the reservation's architectures, enqueues its step unless that already happened (possible only for

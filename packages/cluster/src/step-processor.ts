@@ -19,6 +19,8 @@ export interface StepSummary {
   /** Children whose architecture the evaluator refused; they count with the experiment's refusedReward. */
   readonly refusedChildren: number;
   readonly push: ShardPushResult[];
+  /** True when the experiment was stopped (`nasrl stop`) before the step was processed: nothing was pushed. */
+  readonly stopped: boolean;
   /**
    * Shards that refused the push as stale (for example one restored from an older checkpoint): the step is
    * applied on the other shards and dropped on these (the policy is in docs/design.md). Empty when every shard
@@ -95,6 +97,10 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
   };
   return async (job) => {
     const step = parseStepJob(job.data);
+    // A stopped experiment learns nothing more: its children were cancelled or refused, and its shards stay as they are.
+    if (await o.store.isStopped(step.experiment)) {
+      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: step.samples.length, refusedChildren: 0, push: [], stopped: true, droppedOn: [], parametersFrom: 'none' };
+    }
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
     // A refused child (over the limits, missing from a table) is the architecture's fault and earns the
@@ -108,7 +114,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
       await o.store.markStepApplied(step.experiment, step.stepId);
       await o.store.dropStepParameters(step.experiment, step.stepId);
       observe(step.experiment, raw, accuracies, outcomes.length, NaN, [], []);
-      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], droppedOn: [], parametersFrom: 'none' };
+      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], stopped: false, droppedOn: [], parametersFrom: 'none' };
     }
     const worst = await o.store.foldWorstReward(step.experiment, step.stepId, stepRewards(config, usable));
     const rewards = stepRewards(config, counted.map((c) => c.result), worst);
@@ -136,7 +142,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     await o.store.dropStepParameters(step.experiment, step.stepId);
     observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push, droppedOn);
     return {
-      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, droppedOn, parametersFrom,
+      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, stopped: false, droppedOn, parametersFrom,
       ...(sampling.error ? { parametersError: sampling.error } : {}),
     };
   };

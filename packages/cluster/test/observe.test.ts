@@ -30,6 +30,7 @@ test('the step processor reports raw rewards, failures, the baseline after the s
     markStepApplied: async () => undefined,
     stepParameters: async () => null,
     dropStepParameters: async () => undefined,
+    isStopped: async () => false,
   } as unknown as ExperimentStore;
   const params = {
     pull: async () => ({ tensors: [], versions: [3] }),

@@ -38,7 +38,7 @@ test('a replica running many steps under one abort signal leaves no listener on 
     const abort = new AbortController();
     const replica = new ControllerReplica({ runtime, replica: 0, store: fx.store, params, flow, stepsQueue, stepsEvents });
     const summary = await replica.run(abort.signal);
-    assert.deepEqual(summary, { steps: 15, sampled: 30 });
+    assert.deepEqual(summary, { steps: 15, sampled: 30, stopped: false });
     assert.equal(getEventListeners(abort.signal, 'abort').length, 0, 'every step removed its abort listener');
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);

@@ -11,7 +11,10 @@ export interface ChildProgress {
 
 /** What an evaluator may use while it runs. */
 export interface EvaluationContext {
-  /** Fires when BullMQ cancels the job or the worker shuts down. */
+  /**
+   * Fires when the worker cancels the evaluation: it is shutting down, the experiment was stopped (`nasrl stop`),
+   * the job was removed or its lock lost. An evaluator stops soon after (between batches) with EvaluationCancelledError.
+   */
   readonly signal?: AbortSignal;
   progress(report: ChildProgress): Promise<void>;
 }

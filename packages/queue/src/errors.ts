@@ -64,6 +64,18 @@ export class EvaluationRefusedError extends Error {
   }
 }
 
+/**
+ * Thrown for a child of an experiment that `nasrl stop` stopped: before it is evaluated, or when its
+ * evaluation was cancelled for that reason. Not retryable: a stopped experiment stays stopped.
+ */
+export class ExperimentStoppedError extends Error {
+  readonly retryable = false;
+  constructor(readonly experiment: string) {
+    super(`experiment "${experiment}" was stopped (nasrl stop); its children are not evaluated`);
+    this.name = 'ExperimentStoppedError';
+  }
+}
+
 /** True for errors that say retrying cannot help (`retryable === false`), whichever package threw them. */
 export function isNonRetryable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;

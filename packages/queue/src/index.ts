@@ -31,6 +31,6 @@ export { CHILDREN_QUEUE, DEFAULT_QUEUE_PREFIX, ENQUEUE_DEFAULTS, QUEUE_PREFIX_PA
 export type { ConnectOptions } from './redis';
 export { connectRedis, redisOptionsFromUrl } from './redis';
 export { createSpace } from './space';
-export { ConflictError, EvaluationRefusedError, ExperimentNotFoundError, InvalidConfigError, InvalidJobError, isNonRetryable } from './errors';
+export { ConflictError, EvaluationRefusedError, ExperimentNotFoundError, ExperimentStoppedError, InvalidConfigError, InvalidJobError, isNonRetryable } from './errors';
 export type { StartRedisServerOptions, TestRedisServer } from './testing/redis-server';
 export { freePort, startRedisServer } from './testing/redis-server';

@@ -21,6 +21,7 @@ export function experimentKeys(id: string) {
     rewards: `${base}rewards`,
     applied: `${base}applied`,
     reservations: `${base}reservations`,
+    stopped: `${base}stopped`,
     replicaStep: (replica: number) => `${base}replica:${replica}:step`,
     stepParameters: (stepId: string) => `${base}step-params:${stepId}`,
   };

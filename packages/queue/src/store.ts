@@ -269,6 +269,21 @@ export class ExperimentStore {
   async isStepApplied(id: string, stepId: string): Promise<boolean> {
     return (await this.redis.sismember(experimentKeys(id).applied, stepId)) === 1;
   }
+
+  /**
+   * Stops an experiment for good (`nasrl stop`): replicas reserve no more steps, workers cancel its active
+   * children and refuse its waiting ones, step processors push nothing more. Returns false when it already
+   * was stopped; throws ExperimentNotFoundError for an unknown id.
+   */
+  async stop(id: string): Promise<boolean> {
+    await this.get(id);
+    return (await this.redis.set(experimentKeys(id).stopped, String(Date.now()), 'NX')) === 'OK';
+  }
+
+  /** Whether the experiment was stopped (see stop). */
+  async isStopped(id: string): Promise<boolean> {
+    return (await this.redis.exists(experimentKeys(id).stopped)) === 1;
+  }
 }
 
 function decodeEvaluation(text: string, index: number): StoredEvaluation {

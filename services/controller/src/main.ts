@@ -129,9 +129,10 @@ async function main(): Promise<void> {
     onStep: (info) => log('step-done', info),
   });
   const summary = await replica.run(abort.signal);
-  // Stopped by a signal: the budget is not spent, and close() ends the process.
+  // Stopped by a signal: the budget is not spent, and close() ends the process. (Stopped by `nasrl stop`: it
+  // completes the steps still pending, which push nothing, then leaves like a replica whose budget is spent.)
   if (abort.signal.aborted) return;
-  log('budget-spent', { ...summary });
+  log(summary.stopped ? 'experiment-stopped' : 'budget-spent', { ...summary });
   if (config.exitWhenDone) {
     // Keep completing other replicas' steps until none is pending, then leave.
     for (;;) {

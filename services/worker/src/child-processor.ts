@@ -1,5 +1,5 @@
 import {
-  ExperimentStore, InvalidJobError, childJobId, createSpace, evaluationRecord, parseChildJob,
+  ExperimentStore, ExperimentStoppedError, InvalidJobError, childJobId, createSpace, evaluationRecord, parseChildJob,
   type ChildJob, type ChildResult, type ExperimentConfig,
 } from '@nasrl/queue';
 import type { SearchSpace } from '@nasrl/spaces';
@@ -22,7 +22,7 @@ export function defaultEvaluators(tfBackend: string, log: TrainLog): EvaluatorFa
 
 /**
  * Evaluates child jobs: validates the payload, loads the experiment (cached per experiment; configurations
- * never change), answers from the results store or the reward cache when it can, otherwise evaluates, and
+ * never change), refuses the children of a stopped experiment, answers from the results store or the reward cache when it can, otherwise evaluates, and
  * records the result once per child id.
  */
 export class ChildProcessor {
@@ -39,6 +39,7 @@ export class ChildProcessor {
     const job = parseChildJob(data);
     const childId = childJobId(job.experiment, job.stepId, job.index);
     const exp = await this.experiment(job.experiment);
+    if (await this.store.isStopped(job.experiment)) throw new ExperimentStoppedError(job.experiment);
     // A retry after this child was recorded (the worker died before BullMQ heard back): the stored result stands.
     const recorded = await this.store.resultFor(job.experiment, childId);
     if (recorded !== null) return recorded.result;

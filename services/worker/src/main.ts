@@ -1,18 +1,20 @@
 /**
  * One worker process per GPU (CUDA_VISIBLE_DEVICES picks it): a BullMQ worker on the children queue with
  * concurrency 1, whose evaluations run in a sandboxed processor (processor.ts). Reads NASRL_WORKER_* once,
- * prints `{"event":"ready",...}` once it takes jobs, and on SIGINT/SIGTERM stops taking jobs, lets the active
- * child finish within NASRL_WORKER_SHUTDOWN_GRACE_MS and exits. Serves /metrics, /healthz and /readyz over HTTP
+ * prints `{"event":"ready",...}` once it takes jobs, and on SIGINT/SIGTERM stops taking jobs, cancels the active
+ * child (its job goes back to wait for another worker) and exits, within NASRL_WORKER_SHUTDOWN_GRACE_MS. A child
+ * whose experiment is stopped (`nasrl stop`) or whose job is removed is cancelled too (CANCEL_REASONS). Serves /metrics, /healthz and /readyz over HTTP
  * (NASRL_WORKER_METRICS_*; its address in a `{"event":"metrics_listening",...}` line); ready while connected to
  * Redis and taking jobs. Exit codes: 0 after a shutdown, 2 for bad
  * configuration, 1 for any other failure.
  */
 import * as path from 'node:path';
 import { Worker } from 'bullmq';
-import { CHILDREN_QUEUE, connectRedis, type ChildJob, type ChildResult } from '@nasrl/queue';
+import { CHILDREN_QUEUE, connectRedis, ExperimentStore, type ChildJob, type ChildResult } from '@nasrl/queue';
 import { createRegistry, startMetricsServer, workerMetrics, type MetricsServer } from '@nasrl/metrics';
 import { parseWorkerEnv, WorkerConfigError, type WorkerConfig } from './config';
 import { jsonLogger } from './log';
+import { CANCEL_REASONS, type CancelReason } from './cancel';
 
 async function main(): Promise<void> {
   let config: WorkerConfig;
@@ -41,7 +43,26 @@ async function main(): Promise<void> {
   const metrics = workerMetrics(registry);
   // Throughput comes in the trained child's last progress report (ChildResult has no field for it).
   let imagesPerSecond: number | undefined;
+  // The active child (concurrency 1), watched for its experiment being stopped or its job removed.
+  let current: { id: string; experiment: string } | null = null;
+  const cancel = (id: string, reason: CancelReason): void => {
+    if (worker.cancelJob(id, reason)) log({ event: 'cancelling', level: 'warn', job: id, reason });
+  };
+  const store = new ExperimentStore(connection);
+  const watch = setInterval(() => {
+    const job = current;
+    if (job === null || closing !== null) return;
+    void (async () => {
+      if (await store.isStopped(job.experiment)) cancel(job.id, CANCEL_REASONS.stopped);
+      else if ((await connection.exists(`${config.queuePrefix}:${CHILDREN_QUEUE}:${job.id}`)) === 0) cancel(job.id, CANCEL_REASONS.removed);
+    })().catch(() => undefined); // Redis away: looked at again on the next tick.
+  }, config.cancelCheckMs);
+  watch.unref();
+  worker.on('lockRenewalFailed', (ids) => {
+    for (const id of ids) cancel(id, CANCEL_REASONS.lockLost);
+  });
   worker.on('active', (job) => {
+    current = job.id === undefined ? null : { id: job.id, experiment: String((job.data as { experiment?: unknown }).experiment) };
     imagesPerSecond = undefined;
     // A child recovered from a dead worker is started again with attemptsStarted > 1, so this counts it too.
     metrics.childStarted(job.attemptsStarted);
@@ -52,10 +73,12 @@ async function main(): Promise<void> {
     if (typeof ips === 'number') imagesPerSecond = ips;
   });
   worker.on('completed', (job, r) => {
+    if (current?.id === job.id) current = null;
     metrics.childCompleted({ seconds: r.seconds, cached: r.cached, ...(imagesPerSecond === undefined ? {} : { imagesPerSecond }) });
     log({ event: 'completed', job: job.id, reward: r.reward, seconds: r.seconds, cached: r.cached });
   });
   worker.on('failed', (job, err) => {
+    if (current?.id === job?.id) current = null;
     // The sandbox turns non-retryable failures (refused architectures, invalid jobs) into UnrecoverableError.
     metrics.childFailed(err.name === 'UnrecoverableError' ? 'refused' : 'error');
     log({
@@ -85,9 +108,12 @@ async function main(): Promise<void> {
       log({ event: 'closing', signal, graceMs: config.shutdownGraceMs });
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), config.shutdownGraceMs)));
+      clearInterval(watch);
+      // The active child stops within seconds (an epoch's batch, a table child's sleep) and its job goes back to wait.
+      worker.cancelAllJobs(CANCEL_REASONS.shutdown);
       const outcome = await Promise.race([worker.close().then(() => 'closed' as const), grace]);
       clearTimeout(timer);
-      if (outcome === 'expired') log({ event: 'grace_expired', level: 'warn', message: 'exiting with a child active; it is retried elsewhere once its lock expires' });
+      if (outcome === 'expired') log({ event: 'grace_expired', level: 'warn', message: 'exiting with a child still active; it is retried elsewhere once its lock expires' });
       connection.disconnect();
       await metricsServer?.close();
       log({ event: 'closed' });

@@ -3,8 +3,9 @@
  * that long synchronous tensor work never delays the lock renewal done by the parent. The process is reused
  * for later jobs; experiments, datasets and the TensorFlow.js backend stay loaded between them.
  */
-import { UnrecoverableError, type SandboxedJob } from 'bullmq';
-import { ExperimentStore, connectRedis, isNonRetryable, type ChildResult } from '@nasrl/queue';
+import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
+import { ExperimentStore, ExperimentStoppedError, connectRedis, isNonRetryable, type ChildResult } from '@nasrl/queue';
+import { CANCEL_REASONS, cancelReason } from './cancel';
 import { ChildProcessor, defaultEvaluators } from './child-processor';
 import { parseWorkerEnv } from './config';
 import { jsonLogger } from './log';
@@ -21,13 +22,22 @@ process.on('disconnect', () => process.exit(1));
 log({ event: 'sandbox_started', pid: process.pid });
 
 /** Evaluates one child job; non-retryable failures become UnrecoverableError so BullMQ does not retry them. */
-export default async function processChildJob(job: SandboxedJob, _token?: string, signal?: AbortSignal): Promise<ChildResult> {
+export default async function processChildJob(job: SandboxedJob, token?: string, signal?: AbortSignal): Promise<ChildResult> {
   try {
     return await processor.process(job.data, {
       ...(signal ? { signal } : {}),
       progress: (report) => job.updateProgress({ ...report }),
     });
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
+    const cancelled = signal?.aborted ? cancelReason(signal) : undefined;
+    if (cancelled !== undefined) log({ event: 'child_cancelled', job: job.id, reason: cancelled, message: caught instanceof Error ? caught.message : String(caught) });
+    // The worker is shutting down: the job goes back to wait for another worker, without spending an attempt.
+    if (cancelled === CANCEL_REASONS.shutdown && token !== undefined) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    if (cancelled === CANCEL_REASONS.stopped) err = new ExperimentStoppedError(String((job.data as { experiment?: unknown }).experiment));
     const e = err instanceof Error ? err : new Error(String(err));
     log({ event: 'child_error', job: job.id, level: 'warn', error: `${e.name}: ${e.message}`, retryable: !isNonRetryable(e) });
     if (isNonRetryable(e)) throw new UnrecoverableError(`${e.name}: ${e.message}`);

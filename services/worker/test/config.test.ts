@@ -27,7 +27,9 @@ test('values are read and empty ones mean the default', () => {
   assert.equal(c.lockDurationMs, 2000);
   assert.equal(c.stalledIntervalMs, 30_000);
   assert.equal(c.tfBackend, 'wasm');
-  assert.equal(WORKER_ENV_KEYS.length, 10);
+  assert.equal(c.cancelCheckMs, 1_000);
+  assert.equal(parseWorkerEnv({ NASRL_WORKER_CANCEL_CHECK_MS: '250' }).cancelCheckMs, 250);
+  assert.equal(WORKER_ENV_KEYS.length, 11);
 });
 
 const bad: [Record<string, string>, RegExp][] = [
@@ -38,6 +40,7 @@ const bad: [Record<string, string>, RegExp][] = [
   [{ NASRL_WORKER_ID: 'a b' }, /NASRL_WORKER_ID must match/],
   [{ NASRL_WORKER_TF_BACKEND: 'cuda' }, /NASRL_WORKER_TF_BACKEND must be one of/],
   [{ NASRL_WORKER_MAX_STALLED_COUNT: '-1' }, /NASRL_WORKER_MAX_STALLED_COUNT/],
+  [{ NASRL_WORKER_CANCEL_CHECK_MS: '0' }, /NASRL_WORKER_CANCEL_CHECK_MS must be an integer in \[50,/],
 ];
 for (const [env, message] of bad) {
   test(`rejects ${JSON.stringify(env)}`, () => {

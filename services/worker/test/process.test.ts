@@ -1,51 +1,35 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { FlowProducer, Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import {
-  CHILDREN_QUEUE, STEPS_QUEUE, ExperimentStore, connectRedis, createSpace, enqueueStep, parseExperimentConfig, readStepResults,
-  startRedisServer, stepJobId, type ChildJob, type ExperimentConfig, type StepJob, type TestRedisServer,
-} from '@nasrl/queue';
-import { httpGet, startWorker, until, type WorkerProcess } from './helpers';
+import { Job } from 'bullmq';
+import { createSpace, enqueueStep, parseExperimentConfig, readStepResults, stepJobId, type ChildJob, type ExperimentConfig, type StepJob } from '@nasrl/queue';
+import { httpGet, parentReady, until, workerFixture, type WorkerProcess } from './helpers';
 
-let server: TestRedisServer;
-let redis: Redis;
-let store: ExperimentStore;
-let dir: string;
-let tablePath: string;
-const workers: WorkerProcess[] = [];
-const closers: (() => Promise<unknown>)[] = [];
+const fx = workerFixture({
+  NASRL_WORKER_LOCK_DURATION_MS: '2000', NASRL_WORKER_STALLED_INTERVAL_MS: '500', NASRL_WORKER_SHUTDOWN_GRACE_MS: '5000',
+});
+let tablePath: string | undefined;
 
 const OPS = ['a', 'b', 'c'];
 const WIDTHS = ['s', 'm', 'l'];
 const rewardOf = (op: number, width: number): number => 0.5 + op * 0.1 + width * 0.01;
 
-before(async () => {
-  server = await startRedisServer();
-  redis = connectRedis(server.url);
-  store = new ExperimentStore(redis);
-  dir = mkdtempSync(path.join(tmpdir(), 'nasrl-worker-'));
-  tablePath = path.join(dir, 'toy.json');
+// The toy table, written on first use (the fixture's folder exists once its before hook has run).
+function toyTable(): string {
+  if (tablePath !== undefined) return tablePath;
   const entries = [];
   // [c, l] is left out: a lookup of it must be refused.
   for (let o = 0; o < 3; o++) for (let w = 0; w < 3; w++) if (!(o === 2 && w === 2)) entries.push({ tokens: [OPS[o], WIDTHS[w]], reward: rewardOf(o, w) });
+  tablePath = path.join(fx.dir, 'toy.json');
   writeFileSync(tablePath, JSON.stringify({ name: 'toy', tokens: [{ name: 'op', choices: OPS }, { name: 'width', choices: WIDTHS }], entries }));
-});
-
-after(async () => {
-  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-  for (const close of closers.reverse()) await close();
-  redis.disconnect();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+  return tablePath;
+}
 
 async function experiment(extra: Record<string, unknown>): Promise<ExperimentConfig> {
-  return store.create(parseExperimentConfig({ id: `w-${randomUUID().slice(0, 8)}`, space: 'table', tablePath, ...extra }));
+  const tablePath = toyTable();
+  return fx.store.create(parseExperimentConfig({ id: `w-${randomUUID().slice(0, 8)}`, space: 'table', tablePath, ...extra }));
 }
 
 function step(config: ExperimentConfig, stepId: string, tokenLists: number[][], archKeys?: string[]): { step: StepJob; children: ChildJob[] } {
@@ -58,34 +42,14 @@ function step(config: ExperimentConfig, stepId: string, tokenLists: number[][], 
   return { step: s, children };
 }
 
-function queues(prefix: string) {
-  const flow = new FlowProducer({ connection: redis, prefix });
-  const children = new Queue(CHILDREN_QUEUE, { connection: redis, prefix });
-  const steps = new Queue(STEPS_QUEUE, { connection: redis, prefix });
-  closers.push(() => flow.close(), () => children.close(), () => steps.close());
-  return { flow, children, steps };
-}
+const queues = (prefix: string) => fx.queues(prefix);
+const spawnWorker = (prefix: string, extra: Record<string, string> = {}): WorkerProcess => fx.spawnWorker(prefix, extra);
 
-function spawnWorker(prefix: string, extra: Record<string, string> = {}): WorkerProcess {
-  const w = startWorker(`test-${randomUUID().slice(0, 6)}`, {
-    REDIS_URL: server.url, NASRL_WORKER_QUEUE_PREFIX: prefix, NASRL_WORKER_LOCK_DURATION_MS: '2000',
-    NASRL_WORKER_STALLED_INTERVAL_MS: '500', NASRL_WORKER_SHUTDOWN_GRACE_MS: '5000', ...extra,
-  });
-  workers.push(w);
-  return w;
-}
-
-async function parentReady(steps: Queue, id: string, timeoutMs = 30_000): Promise<Job> {
-  await until(async () => ((await steps.getJobState(id)) === 'waiting' ? true : undefined), `parent ${id} to become ready`, timeoutMs);
-  return (await Job.fromId(steps, id)) as Job;
-}
-
-const prefix = `p-${randomUUID()}`;
-let shared: WorkerProcess;
-
+// Each test has its own queue prefix and worker processes, so that any one of them runs alone (--test-name-pattern).
 test('a worker process evaluates table children; the parent becomes ready with all m results', async () => {
+  const prefix = `p-${randomUUID()}`;
   const { flow, children, steps } = queues(prefix);
-  shared = spawnWorker(prefix);
+  const shared = spawnWorker(prefix);
   await shared.waitFor((r) => r.event === 'ready');
   const config = await experiment({ timeScale: 0.05, reuseEvaluations: true });
   const tokenLists = [[0, 0], [1, 1], [2, 0], [0, 0], [1, 2]];
@@ -100,7 +64,7 @@ test('a worker process evaluates table children; the parent becomes ready with a
   assert.deepEqual(outcomes[1]?.result?.curve, [rewardOf(1, 1)]);
   const first = await Job.fromId(children, `${config.id}.r0-1.0`);
   assert.deepEqual(first?.progress, { epoch: 1, epochs: 1, validationAccuracy: rewardOf(0, 0) });
-  const stored = await store.results(config.id);
+  const stored = await fx.store.results(config.id);
   assert.equal(stored.length, 5);
   assert.deepEqual(stored.map((r) => r.childIndex).sort(), [0, 1, 2, 3, 4]);
   const metrics = (await shared.waitFor((r) => r.event === 'metrics_listening')).address as string;
@@ -113,10 +77,14 @@ test('a worker process evaluates table children; the parent becomes ready with a
   assert.match(scrape, /^nasrl_child_training_seconds_count 4$/m);
   assert.match(scrape, /^nasrl_worker_images_per_second 0$/m);
   assert.match(scrape, /^nasrl_build_info\{service="worker"\} 1$/m);
+  shared.child.kill('SIGTERM');
+  assert.deepEqual(await shared.exited, { code: 0, signal: null });
 });
 
 test('a malformed job fails at once with a reason naming the field; the worker keeps processing others', async () => {
+  const prefix = `p-${randomUUID()}`;
   const { flow, children, steps } = queues(prefix);
+  const shared = spawnWorker(prefix);
   await shared.waitFor((r) => r.event === 'ready');
   const bad = await children.add('child', { experiment: 'x', stepId: 's', index: 0, replica: 0, tokens: 'oops', layers: 1, archKey: 'k', arch: {}, parameterVersions: [] }, { attempts: 3, jobId: `bad-${randomUUID()}` });
   const failed = await until(async () => {
@@ -138,7 +106,7 @@ test('a malformed job fails at once with a reason naming the field; the worker k
   assert.match(outcomes[2]?.error ?? '', /EvaluationRefusedError: architecture \[2,2\] is not in the table/);
   const refused = await Job.fromId(children, `${config.id}.r0-2.2`);
   assert.equal(refused?.attemptsMade, 1);
-  assert.equal(await store.resultCount(config.id), 1);
+  assert.equal(await fx.store.resultCount(config.id), 1);
   assert.equal(shared.child.exitCode, null);
   shared.child.kill('SIGTERM');
   assert.deepEqual(await shared.exited, { code: 0, signal: null });
@@ -164,7 +132,7 @@ test('a worker killed mid-child: another worker retries it and it is recorded ex
   const parent = await parentReady(steps, stepJobId(config.id, 'r0-1'), 30_000);
   const [outcome] = await readStepResults(parent);
   assert.equal(outcome?.result?.worker, b.id);
-  const stored = await store.results(config.id);
+  const stored = await fx.store.results(config.id);
   assert.equal(stored.length, 1);
   assert.equal(stored[0]?.childId, childId);
   assert.equal(stored[0]?.result.worker, b.id);
@@ -181,21 +149,22 @@ test('a worker killed mid-child: another worker retries it and it is recorded ex
   assert.equal((await b.exited).code, 0);
 });
 
-test('SIGTERM lets the active child finish, then the worker exits 0 (twice is the same as once)', async () => {
+test('SIGTERM stops the active child and puts its job back to wait, no attempt spent; twice is the same as once', async () => {
   const p = `p-${randomUUID()}`;
-  const { flow, steps } = queues(p);
-  const config = await experiment({ timeScale: 1.5, reuseEvaluations: false });
+  const { flow, children } = queues(p);
+  const config = await experiment({ timeScale: 20, reuseEvaluations: false });
   const w = spawnWorker(p);
   await w.waitFor((r) => r.event === 'ready');
   const s = step(config, 'r2-1', [[0, 2]]);
   await enqueueStep(flow, s.step, s.children);
   await w.waitFor((r) => r.event === 'active');
+  const sentAt = Date.now();
   w.child.kill('SIGTERM');
   w.child.kill('SIGTERM');
   assert.deepEqual(await w.exited, { code: 0, signal: null });
+  assert.ok(Date.now() - sentAt < 5_000, 'the 20 s child did not run to its end');
   assert.equal(w.lines.filter((r) => r.event === 'closing').length, 1);
-  assert.ok(w.lines.some((r) => r.event === 'completed'));
-  const [outcome] = await readStepResults(await parentReady(steps, stepJobId(config.id, 'r2-1')));
-  assert.equal(outcome?.result?.worker, w.id);
-  assert.equal(outcome?.result?.seconds, 1.5);
+  assert.ok(!w.lines.some((r) => r.event === 'completed'));
+  const job = (await Job.fromId(children, `${config.id}.r2-1.0`)) as Job;
+  assert.deepEqual([await job.getState(), job.attemptsMade], ['waiting', 0]);
 });

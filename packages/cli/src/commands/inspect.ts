@@ -157,3 +157,23 @@ export async function exportCommand(argv: string[]): Promise<number> {
     return 0;
   });
 }
+
+export const STOP_USAGE = `nasrl stop ID [--redis URL]
+
+Stops an experiment for good: controller replicas reserve no more architectures and leave once their pending
+steps are done (which push nothing), workers cancel its children being evaluated (within a second, by
+NASRL_WORKER_CANCEL_CHECK_MS) and refuse its waiting ones. Its results stay in Redis for status, top and export.
+${REDIS_HELP}`;
+
+/** `nasrl stop ID`: stops an experiment's controllers and the evaluation of its children. */
+export async function stopCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) return usage(STOP_USAGE);
+  const args = parseArgs(argv, ['redis']);
+  const id = args.positional[0];
+  if (!id || args.positional.length > 1) throw new UsageError(`nasrl stop needs exactly one experiment id. ${REDIS_HELP}`);
+  return withStore(redisOf(stringFlag(args, 'redis')), async (store) => {
+    const now = await store.stop(id);
+    console.log(now ? `stopped experiment ${id}: workers cancel its children, controllers leave after their pending steps` : `experiment ${id} was already stopped`);
+    return 0;
+  });
+}
