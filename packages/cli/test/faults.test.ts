@@ -12,7 +12,12 @@ const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-
 /** A small cluster of real processes: redis-server, shards, workers and controllers, on loopback. */
 async function cluster(id: string, budget: number, timeScale: number) {
   const dir = mkdtempSync(path.join(tmpdir(), `nasrl-${id}-`));
-  const redis = await startRedisServer();
+  // Redis keeps an append-only file, as deployed, so that a test may kill it and start it again on its data.
+  const redisOptions = { dataDir: path.join(dir, 'redis') };
+  let redis = await startRedisServer(redisOptions);
+  const restartRedis = async (): Promise<void> => {
+    redis = await startRedisServer({ ...redisOptions, port: redis.port });
+  };
   const connection = connectRedis(redis.url);
   const store = new ExperimentStore(connection);
   const config = await store.create(
@@ -54,7 +59,7 @@ async function cluster(id: string, budget: number, timeScale: number) {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { config, store, shards, addresses, startShard, startController, waitForResults, stop, dir };
+  return { config, store, shards, addresses, startShard, startController, waitForResults, stop, dir, redis: () => redis, restartRedis };
 }
 
 test('a shard killed with SIGKILL and restarted restores its checkpoint and the search finishes', { timeout: 300_000 }, async () => {
@@ -135,6 +140,30 @@ test('a replica that dies between reserving architectures and enqueuing them los
     }
     assert.deepEqual(await c.store.outstandingReservations(c.config.id), []);
     assert.equal(new Set(results.map((x) => x.childId)).size, 40, 'no architecture counted twice');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('Redis killed with SIGKILL and restarted from its append-only file: every service reconnects, the budget is spent exactly', { timeout: 300_000 }, async () => {
+  const c = await cluster('fault-redis', 80, 0.003);
+  try {
+    const controllers = [c.startController(0), c.startController(1)];
+    await c.waitForResults(24, 120_000);
+    const killed = c.redis();
+    process.kill(killed.pid, 'SIGKILL');
+    await killed.stop();
+    // Down long enough for every client to notice and start reconnecting.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await c.restartRedis();
+    assert.equal(c.redis().port, killed.port, 'the same address');
+    const codes = await Promise.all(controllers.map((p) => p.exited));
+    assert.deepEqual(codes, [0, 0], `controllers exit cleanly; logs in ${c.dir}`);
+    const results = await c.store.results(c.config.id);
+    assert.equal(results.length, 80, 'exactly the budget');
+    assert.equal(new Set(results.map((r) => r.childId)).size, 80, 'every architecture counted once');
+    assert.equal(await c.store.sampled(c.config.id), 80);
+    for (const s of new Set(results.map((r) => r.stepId))) assert.equal(await c.store.isStepApplied(c.config.id, s), true, `step ${s} applied`);
   } finally {
     await c.stop();
   }

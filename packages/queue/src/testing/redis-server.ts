@@ -41,6 +41,11 @@ export interface StartRedisServerOptions {
   detached?: boolean;
   /** The server's environment. Default: this process's. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Listen on this port (a restart on the address of a server that was killed). Default: a free port, and
+   * another one if it was taken meanwhile.
+   */
+  port?: number;
 }
 
 /** A free TCP port on 127.0.0.1: bind port 0, read the port, close. */
@@ -107,8 +112,8 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   const timeout = options.startTimeoutMs ?? (options.dataDir === undefined ? 10_000 : 120_000);
   if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
   let lastError = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1); attempt++) {
+    const port = options.port ?? (await freePort());
     const child: ChildProcess = spawn(command, serverArgs(port, options), {
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: options.detached ?? false,
