@@ -62,13 +62,14 @@ function httpGet(address: string, urlPath: string): Promise<{ status: number; bo
 // prom-client's own default gauges nodejs_active_{handles,requests,resources}_total break a naming lint; ours must not.
 const DEFAULT_METRIC_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
 
-/** Runs `promtool check metrics` on a scrape; false when promtool is not on PATH. */
-function promtoolCheck(body: string): boolean {
+/** Runs `promtool check metrics` on a scrape; fails when promtool is not on PATH (CI installs it). */
+function promtoolCheck(body: string): void {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    assert.fail('promtool is not on PATH: install it (apt-get install -y prometheus) to run this check');
+  }
   const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '' && !DEFAULT_METRIC_LINT.test(l));
   assert.deepEqual(problems, [], `promtool check metrics failed (status ${r.status})`);
-  return true;
 }
 
 function tempDir(): string {
