@@ -73,27 +73,39 @@ test('the step processor computes the gradient at the parameters the step sample
     policy.setParameters(theta);
     return policy.gradient(rewards.map((r, i) => ({ tokens: (samples[i] as { tokens: number[] }).tokens, advantage: r - baseline })), undefined, config.entropyWeight).gradients;
   };
+  // The baselines, worked by hand rather than taken from the step summary (SPEC: an EMA with decay 0.95 whose
+  // first value is the first reward; the very first step subtracts its batch mean instead, baselineFor).
+  assert.equal(config.baselineDecay, 0.95);
+  assert.equal(config.rewardPower, 1);
+  const firstBaseline = (0.2 + 0.9 + 0.5) / 3; // no reward seen yet: the batch mean
+  const secondBaseline = 0.95 * (0.95 * 0.2 + 0.05 * 0.9) + 0.05 * 0.5; // the EMA after step 1: 0.2 → 0.235 → 0.24825
+  const close = (got: readonly NamedTensor[], want: readonly NamedTensor[], what: string): void => {
+    got.forEach((g, i) => {
+      const w = (want[i] as NamedTensor).data;
+      g.data.forEach((x, k) => assert.ok(Math.abs(x - (w[k] as number)) <= 1e-6 * (1 + Math.abs(w[k] as number)), `${what}: ${g.name}[${k}] is ${x}, expected ${w[k]}`));
+    });
+  };
+  const distance = (a: readonly NamedTensor[], b: readonly NamedTensor[]): number =>
+    a.reduce((s, t, i) => s + t.data.reduce((u, x, k) => u + Math.abs(x - ((b[i] as NamedTensor).data[k] as number)), 0), 0);
   const process = createStepProcessor({ store: fx.store, params, runtime: async () => runtime });
 
   await fx.store.saveStepParameters(config.id, 'r0-s1', encodeStepParameters({ versions: [7], tensors: atSampling }), 60);
   const first = await process(job('r0-s1'));
   assert.equal(first.parametersFrom, 'sampling');
   assert.equal(await fx.store.stepParameters(config.id, 'r0-s1'), null, 'dropped once applied');
-  const wanted = expectedAt(atSampling, first.baseline);
-  const notWanted = expectedAt(current, first.baseline);
+  assert.ok(Math.abs(first.baseline - firstBaseline) < 1e-12, `step 1 subtracts the batch mean ${firstBaseline}, got ${first.baseline}`);
   const got = pushed[0] as NamedTensor[];
-  let differsFromCurrent = 0;
-  got.forEach((g, i) => {
-    assert.deepEqual([...g.data], [...(wanted[i] as NamedTensor).data], g.name);
-    differsFromCurrent += g.data.reduce((s, x, k) => s + Math.abs(x - ((notWanted[i] as NamedTensor).data[k] as number)), 0);
-  });
-  assert.ok(differsFromCurrent > 1e-4, 'the gradient at the current parameters would have been different');
+  close(got, expectedAt(atSampling, firstBaseline), 'step 1');
+  assert.ok(distance(got, expectedAt(current, firstBaseline)) > 1e-4, 'the gradient at the current parameters would have been different');
+  // A wrong baseline (the EMA after this step, or none) would have given another gradient.
+  assert.ok(distance(got, expectedAt(atSampling, secondBaseline)) > 1e-4 && distance(got, expectedAt(atSampling, 0)) > 1e-4, 'the baseline changes the gradient');
 
   // Parameters that cannot be read are reported, and the step still completes with the current ones.
   await fx.redis.set('nasrl:exp:{grad-at-sampling}:step-params:r0-s2', 'garbage');
   const second = await process(job('r0-s2'));
   assert.equal(second.parametersFrom, 'current');
   assert.match(second.parametersError ?? '', /does not start with NSP1/);
-  const fallback = expectedAt(current, second.baseline);
-  (pushed[1] as NamedTensor[]).forEach((g, i) => assert.deepEqual([...g.data], [...(fallback[i] as NamedTensor).data], g.name));
+  assert.ok(Math.abs(second.baseline - secondBaseline) < 1e-12, `step 2 subtracts the EMA ${secondBaseline} of step 1's rewards, got ${second.baseline}`);
+  close(pushed[1] as NamedTensor[], expectedAt(current, secondBaseline), 'step 2');
+  assert.ok(distance(pushed[1] as NamedTensor[], expectedAt(current, firstBaseline)) > 1e-4, 'step 2 with step 1\'s baseline would have been different');
 });
