@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Checkpointer, CheckpointStore, CorruptCheckpointError, decodeCheckpoint, encodeCheckpoint, ShardCore } from '../src/index';
+import { Checkpointer, CheckpointStore, CorruptCheckpointError, decodeCheckpoint, encodeCheckpoint, ShardCore, type CheckpointFile, type ShardSnapshot } from '../src/index';
 import { collectingLogger, tempDir, wire } from './helpers';
 
 function busyShard(index = 0): ShardCore {
@@ -100,7 +100,7 @@ test('checkpointer: every N changes, a final one on close, restore logs the rest
   }
 });
 
-test('checkpointer: the interval writes only when something changed; overlapping requests are serialised', async () => {
+test('checkpointer: the interval writes only when something changed', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const { log, records } = collectingLogger();
@@ -111,9 +111,61 @@ test('checkpointer: the interval writes only when something changed; overlapping
     assert.equal(records.filter((r) => r.event === 'checkpoint_written').length, 0);
     shard.init({ experiment: 'e', tensors: [wire('w', [1])] });
     await waitFor(() => records.some((r) => r.event === 'checkpoint_written'));
-    await Promise.all([cp.checkpointNow(), cp.checkpointNow(), cp.checkpointNow()]);
-    const sequences = records.filter((r) => r.event === 'checkpoint_written').map((r) => r.sequence as number);
-    assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b));
+    await cp.close();
+  } finally {
+    cleanup();
+  }
+});
+
+/** A store whose writes wait at a gate until the test opens it, and that counts the writes running at once. */
+class GatedStore extends CheckpointStore {
+  started = 0;
+  running = 0;
+  mostRunning = 0;
+  private open = false;
+  private readonly waiting: (() => void)[] = [];
+
+  override async write(snapshot: ShardSnapshot): Promise<CheckpointFile> {
+    this.started++;
+    this.mostRunning = Math.max(this.mostRunning, ++this.running);
+    try {
+      if (!this.open) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      return await super.write(snapshot);
+    } finally {
+      this.running--;
+    }
+  }
+
+  /** Lets the held writes and every later one through. */
+  openGate(): void {
+    this.open = true;
+    for (const release of this.waiting.splice(0)) release();
+  }
+}
+
+test('checkpointer: overlapping requests are serialised, and one more write after the one in flight holds the latest state', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { log, records } = collectingLogger();
+    const shard = new ShardCore({ shardIndex: 0, shardCount: 1 });
+    shard.init({ experiment: 'e', tensors: [wire('w', [2], () => 1)] });
+    const store = new GatedStore({ dir, shardIndex: 0, log });
+    const cp = new Checkpointer(shard, store, { everyUpdates: 0, intervalMs: 0, log });
+    const first = cp.checkpointNow();
+    await waitFor(() => store.started === 1);
+    // While the first write is held: a change, then two more requests.
+    shard.push({ experiment: 'e', replica: 'r', stepId: 'a', baseVersion: 0, gradients: [wire('w', [2], () => 1)] });
+    const later = [cp.checkpointNow(), cp.checkpointNow()];
+    await sleep(30);
+    assert.equal(store.started, 1, 'no write may start while another is in flight');
+    store.openGate();
+    await Promise.all([first, ...later]);
+    assert.equal(store.mostRunning, 1, 'writes overlapped');
+    assert.equal(store.started, 2, 'the requests made during a write are served by one write after it');
+    const written = records.filter((r) => r.event === 'checkpoint_written');
+    assert.deepEqual(written.map((r) => r.experiments), [{ e: 0 }, { e: 1 }]);
+    const newest = await new CheckpointStore({ dir, shardIndex: 0 }).loadNewest();
+    assert.equal(newest?.snapshot.experiments[0]?.version, 1, 'the newest checkpoint holds the change made during the first write');
     await cp.close();
   } finally {
     cleanup();
