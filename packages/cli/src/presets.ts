@@ -29,7 +29,7 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
       learningRate: 0.02,
       baselineDecay: 0.9,
       rewardPower: 3,
-      costReward: { metric: 'seconds', target: 12, weight: -0.07 },
+      costReward: { metric: 'parameters', target: 20_000, weight: -0.07 },
       spaceOptions: {
         filterHeights: [1, 3, 5], filterWidths: [1, 3, 5], filterCounts: [4, 8, 16, 32],
         reductions: 2, unconnected: 'previous', merge: 'pool', classifier: 'flatten',

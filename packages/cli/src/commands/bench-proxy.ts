@@ -98,8 +98,9 @@ export async function benchProxyCommand(argv: string[]): Promise<number> {
     await pool.close();
   }
   const proxyAccuracy = rows.map((r) => r.proxy[0].accuracy);
-  // The reward the search sees, without the power it is raised to (a monotone map leaves the ranks alone).
-  const proxyReward = stepRewards({ ...config, rewardScale: 1, rewardPower: 1 }, rows.map((r) => r.proxy[0]));
+  // The reward the search sees: shaped and raised to its power, times the cost factor if there is one (the
+  // power changes the ranks when a cost factor multiplies it).
+  const proxyReward = stepRewards(config, rows.map((r) => r.proxy[0]));
   const longAccuracy = rows.map((r) => r.long.accuracy);
   const differences = rows.map((r) => r.proxy[0].accuracy - r.proxy[1].accuracy);
   // Each training's noise: the difference of two seeds has twice its variance.
