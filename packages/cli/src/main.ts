@@ -21,6 +21,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'bench cluster', synopsis: '[...]', summary: 'orchestration overhead, architectures/s and worker utilisation of a local cluster', run: async (argv) => (await import('./commands/bench-cluster')).benchClusterCommand(argv) },
   { name: 'train-arch', synopsis: 'ARCH [...]', summary: 'train one architecture; its validation and held-out test accuracy', run: async (argv) => (await import('./commands/train')).trainArchCommand(argv) },
   { name: 'local', synopsis: '[...]', summary: 'the whole cluster on this machine', run: async (argv) => (await import('./commands/local')).localCommand(argv) },
+  { name: 'simulate', synopsis: '[...]', summary: "the paper's 20 shards, 100 replicas and 800 workers with simulated children, and what they cost", run: async (argv) => (await import('./commands/simulate')).simulateCommand(argv) },
   { name: 'status', synopsis: '[ID]', summary: "experiments, or one experiment's progress and queues (--queue-prefix P)", run: async (argv) => (await import('./commands/inspect')).statusCommand(argv) },
   { name: 'top', synopsis: '-k N ID', summary: 'the N best architectures of an experiment', run: async (argv) => (await import('./commands/inspect')).topCommand(argv) },
   { name: 'stop', synopsis: 'ID', summary: 'stop an experiment: no more steps, its children cancelled', run: async (argv) => (await import('./commands/inspect')).stopCommand(argv) },

@@ -130,7 +130,7 @@ export function startService(
     waitFor: (event, timeoutMs) =>
       new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name} did not report "${event}" within ${timeoutMs} ms; its last output:\n${lines.slice(-10).join('\n')}`)), timeoutMs);
-        void exited.then((code) => reject(new Error(`${name} exited with code ${code} before "${event}"; its last output:\n${lines.slice(-10).join('\n')}`)));
+        void exited.then((code) => (clearTimeout(timer), reject(new Error(`${name} exited with code ${code} before "${event}"; its last output:\n${lines.slice(-10).join('\n')}`))));
         waiters.push({ event, resolve: (v) => (clearTimeout(timer), resolve(v)) });
       }),
     stop: async (graceMs = 10_000) => {
@@ -146,6 +146,40 @@ export function startService(
       await exited;
     },
   };
+}
+
+/**
+ * Waits until every one of `services` has reported `event`; resolves with their lines, in order. The group
+ * has no deadline (hundreds of processes starting on a few cores take as long as they take): it fails when
+ * none of those still starting reported `event` for `stallMs`, or when one exits first.
+ */
+export function waitForAll(services: readonly ServiceProcess[], event: string, stallMs: number): Promise<Record<string, unknown>[]> {
+  const lines: Record<string, unknown>[] = new Array<Record<string, unknown>>(services.length);
+  if (services.length === 0) return Promise.resolve(lines);
+  let pending = services.length;
+  let last = Date.now();
+  return new Promise((resolve, reject) => {
+    const stalled = setInterval(() => {
+      if (Date.now() - last < stallMs) return;
+      clearInterval(stalled);
+      const waiting = services.filter((_, i) => lines[i] === undefined);
+      const first = waiting[0] as ServiceProcess;
+      reject(new Error(`${waiting.length} of ${services.length} processes did not report "${event}" and none did for ${stallMs} ms (${waiting.slice(0, 5).map((s) => s.name).join(', ')}${waiting.length > 5 ? ', ...' : ''}); the last output of ${first.name}:\n${first.lastLines().slice(-10).join('\n')}`));
+    }, Math.min(1_000, stallMs));
+    services.forEach((s, i) => {
+      s.waitFor(event, 2 ** 31 - 1).then((line) => {
+        lines[i] = line;
+        last = Date.now();
+        if (--pending === 0) {
+          clearInterval(stalled);
+          resolve(lines);
+        }
+      }, (err: unknown) => {
+        clearInterval(stalled);
+        reject(err);
+      });
+    });
+  });
 }
 
 /**

@@ -10,6 +10,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   NASRL_CONTROLLER_EXPERIMENT: 'id of the experiment this replica works on (required)',
   NASRL_CONTROLLER_EXPERIMENT_CONFIG: 'experiment configuration as JSON; the experiment is created with it when it does not exist yet',
   NASRL_CONTROLLER_REPLICA: 'this replica\'s index: an integer, or a pod name ending in "-N". Default 0',
+  NASRL_CONTROLLER_REPLICAS: 'several replicas in this one process, each with its own index, reservations and steps as if it ran alone: indices and ranges separated by commas, e.g. 0-49 or 0,2,5-7 (at most 1000). Instead of NASRL_CONTROLLER_REPLICA',
   NASRL_CONTROLLER_PS_SHARDS: 'comma-separated host:port of every parameter-server shard, in shard order (required)',
   NASRL_CONTROLLER_SEED: 'seed of the replica\'s sampling. Default: derived from the experiment id',
   NASRL_CONTROLLER_EXIT_WHEN_DONE: 'exit once the budget is spent and no step is pending (true/false). Default false',
@@ -29,7 +30,10 @@ export interface ControllerServiceConfig {
   readonly redisUrl: string;
   readonly experiment: string;
   readonly experimentConfig: unknown | null;
+  /** The first (or only) replica index of this process. */
   readonly replica: number;
+  /** Every replica index this process hosts, ascending, without repeats. */
+  readonly replicas: readonly number[];
   readonly shards: string[];
   readonly seed: number | undefined;
   readonly exitWhenDone: boolean;
@@ -65,6 +69,11 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
       throw new ControllerConfigError(`NASRL_CONTROLLER_EXPERIMENT_CONFIG is not valid JSON (${(err as Error).message})`);
     }
   }
+  const list = e.raw('NASRL_CONTROLLER_REPLICAS');
+  if (list !== undefined && e.raw('NASRL_CONTROLLER_REPLICA') !== undefined) {
+    throw new ControllerConfigError('set NASRL_CONTROLLER_REPLICA (one replica) or NASRL_CONTROLLER_REPLICAS (several in this process), not both');
+  }
+  const replicas = list === undefined ? [e.ordinal('NASRL_CONTROLLER_REPLICA', 0)] : replicaList(list);
   const seed = e.matching('NASRL_CONTROLLER_SEED', undefined, /^\d{1,10}$/, 'be a non-negative integer');
   const ca = e.raw('NASRL_CONTROLLER_PS_TLS_CA_FILE');
   const cert = e.raw('NASRL_CONTROLLER_PS_TLS_CERT_FILE');
@@ -74,7 +83,8 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
     redisUrl: e.raw('REDIS_URL') ?? 'redis://127.0.0.1:6379',
     experiment: e.required('NASRL_CONTROLLER_EXPERIMENT'),
     experimentConfig,
-    replica: e.ordinal('NASRL_CONTROLLER_REPLICA', 0),
+    replica: replicas[0] as number,
+    replicas,
     shards,
     seed: seed === undefined ? undefined : Number(seed) >>> 0,
     exitWhenDone: e.bool('NASRL_CONTROLLER_EXIT_WHEN_DONE', false),
@@ -84,4 +94,26 @@ export function parseControllerEnv(env: Readonly<Record<string, string | undefin
     metricsPort: e.port('NASRL_CONTROLLER_METRICS_PORT', 9465),
     tls: ca || cert ? { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) } : null,
   };
+}
+
+/** Most replicas one process hosts. */
+export const MAX_REPLICAS_PER_PROCESS = 1000;
+
+/** Parses NASRL_CONTROLLER_REPLICAS ("0-49", "0,2,5-7") into ascending distinct indices. */
+export function replicaList(text: string): number[] {
+  const fail = (why: string): ControllerConfigError => new ControllerConfigError(`NASRL_CONTROLLER_REPLICAS ${why}, got '${text}'`);
+  const indices = new Set<number>();
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,9})(?:-(\d{1,9}))?$/.exec(part);
+    if (!m) throw fail('must list replica indices and ranges separated by commas, e.g. 0-49 or 0,2,5-7');
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw fail(`has a range that ends before it starts (${part})`);
+    if (to - from + 1 + indices.size > MAX_REPLICAS_PER_PROCESS) throw fail(`names more than ${MAX_REPLICAS_PER_PROCESS} replicas; spread them over several processes`);
+    for (let r = from; r <= to; r++) {
+      if (indices.has(r)) throw fail(`names replica ${r} twice`);
+      indices.add(r);
+    }
+  }
+  return [...indices].sort((a, b) => a - b);
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, QueueEvents, Worker, type JobType } from 'bullmq';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -7,7 +8,8 @@ import { controllerMetrics, createRegistry, QUEUE_STATES, startMetricsServer, ty
 import { ParameterServerClient } from '@nasrl/ps';
 import { ControllerConfigError, parseControllerEnv } from './config';
 
-// One controller replica process: the replica loop and a step processor (any replica completes any step).
+// One controller process: the loop of its replica, or of each of its replicas (NASRL_CONTROLLER_REPLICAS), and a
+// step processor (any replica completes any step) with one slot per replica, as that many processes would have.
 // Serves /metrics, /healthz and /readyz (NASRL_CONTROLLER_METRICS_*; its address in a "metrics_listening" line);
 // ready while connected to Redis with the experiment loaded.
 function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
   }
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
-  const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}` });
+  const connection = connectRedis(config.redisUrl, { name: `nasrl-controller-${config.replica}${config.replicas.length > 1 ? `-${config.replicas.at(-1)}` : ''}` });
   const registry = createRegistry('controller');
   const store = new ExperimentStore(connection);
   // Set once the queues exist; until then nasrl_queue_jobs has no samples.
@@ -83,11 +85,13 @@ async function main(): Promise<void> {
   const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: eventsConnection, prefix });
   await stepsEvents.waitUntilReady();
   const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics, log: ({ event, ...fields }) => log(event, fields) });
-  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: 1 });
+  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: config.replicas.length });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
   stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
 
   const abort = new AbortController();
+  // Each replica waits on the signal (its step, its poll): several replicas are not a listener leak.
+  setMaxListeners(10 + 2 * config.replicas.length, abort.signal);
   const close = (): Promise<void> => {
     closing ??= (async () => {
       abort.abort();
@@ -96,7 +100,8 @@ async function main(): Promise<void> {
       params.close();
       for (const c of [eventsConnection, workerConnection, connection]) c.disconnect();
       await metricsServer?.close();
-      log('closed');
+      const cpu = process.cpuUsage();
+      log('closed', { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000 });
     })();
     return closing;
   };
@@ -122,17 +127,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   loaded = true;
-  log('started', { experiment: experiment.id, replica: config.replica, shards: config.shards.length });
-  const replica = new ControllerReplica({
-    runtime, replica: config.replica, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs,
+  const started = process.cpuUsage();
+  log('started', { experiment: experiment.id, replica: config.replica, replicas: config.replicas.length, shards: config.shards.length, cpuUserMs: started.user / 1000, cpuSystemMs: started.system / 1000 });
+  // The replicas of one process share its connections, shard client and policy (each step sets the policy's
+  // parameters and samples from them without yielding), and nothing else: each reserves, samples and waits
+  // under its own index, as a process of its own would.
+  const summaries = await Promise.all(config.replicas.map((index) => new ControllerReplica({
+    runtime, replica: index, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
-    onStep: (info) => log('step-done', info),
-  });
-  const summary = await replica.run(abort.signal);
+    onStep: (info) => log('step-done', { replica: index, ...info }),
+  }).run(abort.signal).then((summary) => ({ index, summary }))));
   // Stopped by a signal: the budget is not spent, and close() ends the process. (Stopped by `nasrl stop`: it
   // completes the steps still pending, which push nothing, then leaves like a replica whose budget is spent.)
   if (abort.signal.aborted) return;
-  log(summary.stopped ? 'experiment-stopped' : 'budget-spent', { ...summary });
+  for (const { index, summary } of summaries) log(summary.stopped ? 'experiment-stopped' : 'budget-spent', { replica: index, ...summary });
   if (config.exitWhenDone) {
     // Keep completing other replicas' steps until none is pending, then leave.
     for (;;) {

@@ -21,6 +21,30 @@ export function defaultEvaluators(tfBackend: string, log: TrainLog): EvaluatorFa
 }
 
 /**
+ * Thrown by a worker that runs several simulated children in its own process (NASRL_WORKER_CHILDREN > 1)
+ * when it is given a child to train; retryable: a training worker (one child per process) takes the retry.
+ */
+export class TrainingNotHostedError extends Error {
+  readonly retryable = true;
+  constructor(workerId: string, experiment: string, children: number) {
+    super(`worker ${workerId} runs ${children} simulated children in one process and does not train; experiment ${experiment} trains its children: give it workers with NASRL_WORKER_CHILDREN=1`);
+    this.name = 'TrainingNotHostedError';
+  }
+}
+
+/**
+ * The evaluators of a worker that runs `children` simulated children at once in its own process: table
+ * lookups only (they sleep, and share one loaded table); training experiments are refused with
+ * TrainingNotHostedError.
+ */
+export function simulatedEvaluators(workerId: string, children: number): EvaluatorFactory {
+  return (config) => {
+    if (config.evaluator !== 'table') throw new TrainingNotHostedError(workerId, config.id, children);
+    return TableEvaluator.forConfig(config);
+  };
+}
+
+/**
  * Evaluates child jobs: validates the payload, loads the experiment (cached per experiment; configurations
  * never change), refuses the children of a stopped experiment, answers from the results store or the reward cache when it can, otherwise evaluates, and
  * records the result once per child id.

@@ -18,6 +18,7 @@ export const WORKER_ENV: Readonly<Record<string, string>> = {
   NASRL_WORKER_MAX_STALLED_COUNT: 'times a job may be recovered from dead workers before it fails. Default 1',
   NASRL_WORKER_SHUTDOWN_GRACE_MS: 'on SIGTERM/SIGINT the active child is cancelled and its job put back to wait; how long the worker waits for that before it exits anyway (the job is then retried once its lock expires). Default 30000',
   NASRL_WORKER_CANCEL_CHECK_MS: 'how often the active child is checked for its experiment stopped (nasrl stop) or its job removed, which cancels it. Default 1000',
+  NASRL_WORKER_CHILDREN: 'children this process evaluates at once (1..1000). Above 1 they run in this process, not in a sandbox, and only table experiments (simulated children) are taken: a training child stays one per process and GPU. Default 1',
   NASRL_WORKER_TF_BACKEND: 'TensorFlow.js backend for training: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto',
   NASRL_WORKER_METRICS_HOST: 'interface of the HTTP server of /metrics, /healthz and /readyz; 0.0.0.0 in containers. Default 127.0.0.1',
   NASRL_WORKER_METRICS_PORT: 'port of /metrics, /healthz and /readyz; 0 picks a free port (read it from the "metrics_listening" log line). Default 9466',
@@ -36,6 +37,8 @@ export interface WorkerConfig {
   readonly maxStalledCount: number;
   readonly shutdownGraceMs: number;
   readonly cancelCheckMs: number;
+  /** Children evaluated at once; above 1, in this process and for table experiments only. */
+  readonly children: number;
   readonly tfBackend: string;
   readonly metricsHost: string;
   readonly metricsPort: number;
@@ -71,6 +74,7 @@ export function parseWorkerEnv(env: Readonly<Record<string, string | undefined>>
     maxStalledCount: e.int('NASRL_WORKER_MAX_STALLED_COUNT', 1, 0, 1000),
     shutdownGraceMs: e.int('NASRL_WORKER_SHUTDOWN_GRACE_MS', 30_000, 0, 2 ** 31 - 1),
     cancelCheckMs: e.int('NASRL_WORKER_CANCEL_CHECK_MS', 1_000, 50, 2 ** 31 - 1),
+    children: e.int('NASRL_WORKER_CHILDREN', 1, 1, 1000),
     tfBackend: e.oneOf('NASRL_WORKER_TF_BACKEND', 'auto', TF_BACKENDS),
     metricsHost: e.host('NASRL_WORKER_METRICS_HOST', '127.0.0.1'),
     metricsPort: e.port('NASRL_WORKER_METRICS_PORT', 9466),

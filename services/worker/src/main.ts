@@ -1,6 +1,8 @@
 /**
  * One worker process per GPU (CUDA_VISIBLE_DEVICES picks it): a BullMQ worker on the children queue with
- * concurrency 1, whose evaluations run in a sandboxed processor (processor.ts). Reads NASRL_WORKER_* once,
+ * concurrency 1, whose evaluations run in a sandboxed processor (processor.ts). With NASRL_WORKER_CHILDREN=N > 1
+ * it evaluates N simulated (table) children at once in this process instead, with one loaded table and one
+ * set of Redis connections: a cluster of hundreds of virtual workers in a few processes. Reads NASRL_WORKER_* once,
  * prints `{"event":"ready",...}` once it takes jobs, and on SIGINT/SIGTERM stops taking jobs, cancels the active
  * child (its job goes back to wait for another worker) and exits, within NASRL_WORKER_SHUTDOWN_GRACE_MS. A child
  * whose experiment is stopped (`nasrl stop`) or whose job is removed is cancelled too (CANCEL_REASONS). Serves /metrics, /healthz and /readyz over HTTP
@@ -10,11 +12,14 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { CHILDREN_QUEUE, connectRedis, ExperimentStore, type ChildJob, type ChildResult } from '@nasrl/queue';
 import { createRegistry, startMetricsServer, workerMetrics, type MetricsServer } from '@nasrl/metrics';
 import { parseWorkerEnv, WorkerConfigError, type WorkerConfig } from './config';
 import { jsonLogger } from './log';
 import { CANCEL_REASONS, type CancelReason } from './cancel';
+import { ChildProcessor, simulatedEvaluators } from './child-processor';
+import { childJobHandler } from './job-handler';
 
 async function main(): Promise<void> {
   let config: WorkerConfig;
@@ -26,11 +31,17 @@ async function main(): Promise<void> {
   const log = jsonLogger(config.workerId);
   const connection = connectRedis(config.redisUrl, { name: config.workerId });
   connection.on('error', (e: Error) => log({ event: 'redis_error', level: 'warn', message: e.message }));
-  const worker = new Worker<ChildJob, ChildResult>(CHILDREN_QUEUE, path.join(__dirname, 'processor.js'), {
+  const store = new ExperimentStore(connection);
+  // One child: a sandbox, so that training never delays lock renewal. Several: simulated children, which
+  // only sleep, in this process (a sandbox each would load the table once per child).
+  const processor = config.children === 1
+    ? path.join(__dirname, 'processor.js')
+    : childJobHandler(new ChildProcessor(store, config.workerId, simulatedEvaluators(config.workerId, config.children)), log);
+  const worker = new Worker<ChildJob, ChildResult>(CHILDREN_QUEUE, processor, {
     connection,
     prefix: config.queuePrefix,
     name: config.workerId,
-    concurrency: 1,
+    concurrency: config.children,
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
     maxStalledCount: config.maxStalledCount,
@@ -41,44 +52,39 @@ async function main(): Promise<void> {
   });
   const registry = createRegistry('worker');
   const metrics = workerMetrics(registry);
-  // Throughput comes in the trained child's last progress report (ChildResult has no field for it).
-  let imagesPerSecond: number | undefined;
-  // The active child (concurrency 1), watched for its experiment being stopped or its job removed.
-  let current: { id: string; experiment: string } | null = null;
+  // The active children, watched for their experiment being stopped or their job removed; a trained child's
+  // throughput comes in its last progress report (ChildResult has no field for it).
+  const active = new Map<string, { experiment: string; imagesPerSecond?: number }>();
   const cancel = (id: string, reason: CancelReason): void => {
     if (worker.cancelJob(id, reason)) log({ event: 'cancelling', level: 'warn', job: id, reason });
   };
-  const store = new ExperimentStore(connection);
   const watch = setInterval(() => {
-    const job = current;
-    if (job === null || closing !== null) return;
-    void (async () => {
-      if (await store.isStopped(job.experiment)) cancel(job.id, CANCEL_REASONS.stopped);
-      else if ((await connection.exists(`${config.queuePrefix}:${CHILDREN_QUEUE}:${job.id}`)) === 0) cancel(job.id, CANCEL_REASONS.removed);
-    })().catch(() => undefined); // Redis away: looked at again on the next tick.
+    if (active.size === 0 || closing !== null) return;
+    void watchActive(connection, store, config.queuePrefix, active, cancel).catch(() => undefined); // Redis away: looked at again on the next tick.
   }, config.cancelCheckMs);
   watch.unref();
   worker.on('lockRenewalFailed', (ids) => {
     for (const id of ids) cancel(id, CANCEL_REASONS.lockLost);
   });
   worker.on('active', (job) => {
-    current = job.id === undefined ? null : { id: job.id, experiment: String((job.data as { experiment?: unknown }).experiment) };
-    imagesPerSecond = undefined;
+    if (job.id !== undefined) active.set(job.id, { experiment: String((job.data as { experiment?: unknown }).experiment) });
     // A child recovered from a dead worker is started again with attemptsStarted > 1, so this counts it too.
     metrics.childStarted(job.attemptsStarted);
     log({ event: 'active', job: job.id, attempt: job.attemptsStarted });
   });
-  worker.on('progress', (_job, progress) => {
+  worker.on('progress', (job, progress) => {
     const ips = typeof progress === 'object' && progress !== null ? (progress as { imagesPerSecond?: unknown }).imagesPerSecond : undefined;
-    if (typeof ips === 'number') imagesPerSecond = ips;
+    const entry = job.id === undefined ? undefined : active.get(job.id);
+    if (entry !== undefined && typeof ips === 'number') entry.imagesPerSecond = ips;
   });
   worker.on('completed', (job, r) => {
-    if (current?.id === job.id) current = null;
+    const imagesPerSecond = job.id === undefined ? undefined : active.get(job.id)?.imagesPerSecond;
+    if (job.id !== undefined) active.delete(job.id);
     metrics.childCompleted({ seconds: r.seconds, cached: r.cached, ...(imagesPerSecond === undefined ? {} : { imagesPerSecond }) });
     log({ event: 'completed', job: job.id, reward: r.reward, seconds: r.seconds, cached: r.cached });
   });
   worker.on('failed', (job, err) => {
-    if (current?.id === job?.id) current = null;
+    if (job?.id !== undefined) active.delete(job.id);
     // The sandbox turns non-retryable failures (refused architectures, invalid jobs) into UnrecoverableError.
     metrics.childFailed(err.name === 'UnrecoverableError' ? 'refused' : 'error');
     log({
@@ -133,7 +139,27 @@ async function main(): Promise<void> {
   }
   void worker.run().catch((e: unknown) => fail(e, 1));
   taking = true;
-  log({ event: 'ready', queue: CHILDREN_QUEUE, prefix: config.queuePrefix, lockDurationMs: config.lockDurationMs, redis: redactUrl(config.redisUrl) });
+  log({ event: 'ready', queue: CHILDREN_QUEUE, prefix: config.queuePrefix, children: config.children, lockDurationMs: config.lockDurationMs, redis: redactUrl(config.redisUrl) });
+}
+
+/**
+ * Cancels the active children whose experiment was stopped or whose job was removed. One read per
+ * experiment and one EXISTS over every active job per tick, whatever the number of children; the jobs are
+ * looked at one by one only when some are gone.
+ */
+async function watchActive(
+  connection: Redis, store: ExperimentStore, prefix: string, active: ReadonlyMap<string, { experiment: string }>, cancel: (id: string, reason: CancelReason) => void,
+): Promise<void> {
+  const jobs = [...active.entries()];
+  const experiments = [...new Set(jobs.map(([, j]) => j.experiment))];
+  const stopped = new Set<string>();
+  for (const experiment of experiments) if (await store.isStopped(experiment)) stopped.add(experiment);
+  for (const [id, j] of jobs) if (stopped.has(j.experiment)) cancel(id, CANCEL_REASONS.stopped);
+  const watched = jobs.filter(([, j]) => !stopped.has(j.experiment)).map(([id]) => id);
+  if (watched.length === 0) return;
+  const key = (id: string): string => `${prefix}:${CHILDREN_QUEUE}:${id}`;
+  if ((await connection.exists(...watched.map(key))) === watched.length) return;
+  for (const id of watched) if ((await connection.exists(key(id))) === 0) cancel(id, CANCEL_REASONS.removed);
 }
 
 /** The Redis URL without its password, for logs. */

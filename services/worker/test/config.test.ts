@@ -29,7 +29,7 @@ test('values are read and empty ones mean the default', () => {
   assert.equal(c.tfBackend, 'wasm');
   assert.equal(c.cancelCheckMs, 1_000);
   assert.equal(parseWorkerEnv({ NASRL_WORKER_CANCEL_CHECK_MS: '250' }).cancelCheckMs, 250);
-  assert.equal(WORKER_ENV_KEYS.length, 11);
+  assert.equal(WORKER_ENV_KEYS.length, 12);
 });
 
 const bad: [Record<string, string>, RegExp][] = [

@@ -9,7 +9,7 @@ import { intFlag, numberFlag, parseArgs, refusedRewardFlag, stringFlag, switchFl
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 import { CONV_PRESET_NAMES, convPreset } from '../presets';
 import {
-  ensureRedisServer, isAlive, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForExit, writePidFile, type Guard, type ServiceProcess,
+  ensureRedisServer, isAlive, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForAll, waitForExit, writePidFile, type Guard, type ServiceProcess,
 } from '../processes';
 import { RunOutput, writeFileAtomic } from '../report';
 
@@ -56,6 +56,29 @@ export interface LocalSetup {
   readonly resume?: boolean;
   /** Show the live progress line. Default true. */
   readonly progress?: boolean;
+  /**
+   * Processes the K replicas are spread over, in contiguous ranges of indices (NASRL_CONTROLLER_REPLICAS).
+   * Default K: a process per replica.
+   */
+  readonly controllerProcesses?: number;
+  /**
+   * Processes the W workers are spread over: above W they evaluate several simulated children each
+   * (NASRL_WORKER_CHILDREN), which only table experiments allow. Default W: a process per worker.
+   */
+  readonly workerProcesses?: number;
+  /** Told every JSON log line of every service (`nasrl simulate` reads staleness and CPU from them). */
+  readonly onServiceLine?: (service: string, line: Record<string, unknown>) => void;
+  /** Called once every shard listens and every worker is ready, just before the controllers start. */
+  readonly beforeControllers?: (ctx: { readonly store: ExperimentStore; readonly redisUrl: string }) => Promise<void>;
+}
+
+/** Splits `n` participants over `processes` as evenly as possible: the first index and the count of each process. */
+export function spread(n: number, processes: number): { first: number; count: number }[] {
+  const p = Math.max(1, Math.min(n, processes));
+  return Array.from({ length: p }, (_, i) => {
+    const first = Math.floor((i * n) / p);
+    return { first, count: Math.floor(((i + 1) * n) / p) - first };
+  });
 }
 
 /** What the output folder remembers of how a run was launched (launch.json), for --resume. */
@@ -496,8 +519,11 @@ export interface LocalRunContext {
  * work if this process is killed. Returns the exit code: 0, 1 (a service failed) or 130 (interrupted).
  */
 export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalRunContext) => Promise<void>): Promise<number> {
-  const { config, shards, replicas, workers, out } = setup;
+  const { config, shards, replicas, workers, out, beforeControllers } = setup;
   const id = config.id;
+  if ((setup.workerProcesses ?? workers) < workers && config.evaluator !== 'table') {
+    throw new UsageError(`${workers} workers in ${setup.workerProcesses} processes would evaluate several children per process, which only table experiments (simulated children) allow; experiment ${id} trains its children: one worker process each`);
+  }
   const resume = setup.resume ?? false;
   const screen = new Screen(setup.progress ?? true);
   mkdirSync(out, { recursive: true });
@@ -581,7 +607,9 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     let failure: (reason: string) => void = () => undefined;
     const failed = new Promise<{ failed: string }>((resolve) => (failure = (reason) => resolve({ failed: reason })));
     const launchService = (name: string, entry: string, env: Record<string, string>, job: keyof typeof targets, mayExit: boolean): ServiceProcess => {
-      const s = startService(name, entry, { ...marker, ...env }, path.join(out, 'logs', `${name.replace(' ', '-')}.log`), metricsOf(job), { detached: true });
+      const onLine = setup.onServiceLine;
+      const lineOf = metricsOf(job);
+      const s = startService(name, entry, { ...marker, ...env }, path.join(out, 'logs', `${name.replace(' ', '-')}.log`), onLine ? (line) => (lineOf(line), onLine(name, line)) : lineOf, { detached: true });
       services.push(s);
       // The guard stops controllers and workers first, then the shards (as stopServices does).
       guard.tell({ pid: s.child.pid, stage: job === 'param-server' ? 1 : 0 });
@@ -598,9 +626,11 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
       if ('failed' in r) throw new Error(r.failed);
       return r.value;
     };
-    const addresses: string[] = [];
+    // Every participant of a kind starts at once; the wait fails only when none of them progresses for a minute,
+    // so that hundreds of processes on a few cores do not time out.
+    const shardProcs: ServiceProcess[] = [];
     for (let s = 0; s < shards; s++) {
-      const shard = launchService(`shard ${s}`, 'services/param-server/dist/src/main.js', {
+      shardProcs.push(launchService(`shard ${s}`, 'services/param-server/dist/src/main.js', {
         NASRL_PS_SHARD_INDEX: String(s),
         NASRL_PS_SHARD_COUNT: String(shards),
         NASRL_PS_HOST: '127.0.0.1',
@@ -611,14 +641,16 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         NASRL_PS_CHECKPOINT_INTERVAL_MS: '5000',
         NASRL_PS_METRICS_HOST: '127.0.0.1',
         NASRL_PS_METRICS_PORT: '0',
-      }, 'param-server', false);
-      addresses.push(String((await startup(shard.waitFor('listening', 30_000))).address));
+      }, 'param-server', false));
     }
+    const addresses = (await startup(waitForAll(shardProcs, 'listening', 60_000))).map((line) => String(line.address));
     const workerProcs: ServiceProcess[] = [];
-    for (let w = 0; w < workers; w++) {
+    const workerHosts = spread(workers, setup.workerProcesses ?? workers);
+    for (const [w, { first, count }] of workerHosts.entries()) {
       workerProcs.push(launchService(`worker ${w}`, 'services/worker/dist/src/main.js', {
         REDIS_URL: redisUrl,
-        NASRL_WORKER_ID: `worker-${w}`,
+        NASRL_WORKER_ID: workerHosts.length === workers ? `worker-${w}` : `workers-${first}-${first + count - 1}`,
+        NASRL_WORKER_CHILDREN: String(count),
         NASRL_WORKER_SHUTDOWN_GRACE_MS: String(WORKER_SHUTDOWN_GRACE_MS),
         // A child whose worker was killed is evaluated again; allow that for a few kills and resumes.
         NASRL_WORKER_MAX_STALLED_COUNT: '5',
@@ -626,14 +658,15 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         NASRL_WORKER_METRICS_PORT: '0',
       }, 'worker', false));
     }
-    await startup(Promise.all(workerProcs.map((w) => w.waitFor('ready', 60_000))));
+    await startup(waitForAll(workerProcs, 'ready', 60_000));
+    await beforeControllers?.({ store, redisUrl });
     const controllers: ServiceProcess[] = [];
     const started = Date.now();
-    for (let r = 0; r < replicas; r++) {
-      controllers.push(launchService(`controller ${r}`, 'services/controller/dist/src/main.js', {
+    for (const [c, { first, count }] of spread(replicas, setup.controllerProcesses ?? replicas).entries()) {
+      controllers.push(launchService(`controller ${c}`, 'services/controller/dist/src/main.js', {
         REDIS_URL: redisUrl,
         NASRL_CONTROLLER_EXPERIMENT: id,
-        NASRL_CONTROLLER_REPLICA: String(r),
+        ...(count === 1 ? { NASRL_CONTROLLER_REPLICA: String(first) } : { NASRL_CONTROLLER_REPLICAS: `${first}-${first + count - 1}` }),
         NASRL_CONTROLLER_PS_SHARDS: addresses.join(','),
         NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
         NASRL_CONTROLLER_METRICS_HOST: '127.0.0.1',
