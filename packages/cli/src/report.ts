@@ -1,10 +1,11 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { rnnCellDrawing, rnnCellSummary } from './report-rnn';
 
 /**
  * report.html: one self-contained page (inline CSS and SVG, no scripts, no external files) that shows how a
  * search went: the reward of every evaluation with its moving average and best-so-far, the best-so-far
- * accuracy, the top architectures, and a drawing of the best one.
+ * accuracy (the rnn space: perplexity), the top architectures, and a drawing of the best one.
  *
  *   writeReport(out, config, results.map(resultLine)); // → <out>/report.html
  */
@@ -40,13 +41,13 @@ export const REPORT_COLOURS = {
   best: '#2ca02c',
   /** Each evaluation's reward. */
   point: '#8c8c8c',
-  /** Convolution boxes of the architecture drawing. */
+  /** Convolution boxes of the architecture drawing; add nodes of a recurrent cell. */
   layer: '#1f77b4',
-  /** Pooling boxes. */
+  /** Pooling boxes; mul nodes of a recurrent cell. */
   pool: '#9467bd',
   /** Image and classifier boxes. */
   io: '#555555',
-  /** Skip connections. */
+  /** Skip connections; where c_{t-1} enters a recurrent cell and c_t leaves it. */
   skip: '#ff7f0e',
 } as const;
 
@@ -59,6 +60,8 @@ interface Evaluation {
   readonly index: number | null;
   readonly reward: number | null;
   readonly accuracy: number | null;
+  /** Language-model children (rnn space): the validation perplexity. */
+  readonly perplexity: number | null;
   readonly parameters: number | null;
   readonly seconds: number | null;
   readonly worker: string;
@@ -141,15 +144,17 @@ function fullBody(evaluations: readonly Evaluation[], space: string): string {
   const top = [...scored].sort((a, b) => (b.reward as number) - (a.reward as number)).slice(0, TOP_ROWS);
   const best = top[0];
   const failed = evaluations.length - scored.length;
+  const lm = space === 'rnn';
+  const measure = (e: Evaluation): string => (lm ? `perplexity ${fmtPerplexity(e.perplexity)}` : `accuracy ${fmt(e.accuracy)}`);
   const summary = best
-    ? `Best reward ${fmt(best.reward)} (accuracy ${fmt(best.accuracy)}) at evaluation ${best.position} of ${evaluations.length}` +
+    ? `Best reward ${fmt(best.reward)} (${measure(best)}) at evaluation ${best.position} of ${evaluations.length}` +
       (failed > 0 ? `; ${failed} evaluation(s) without a reward are not drawn.` : '.')
     : 'No evaluation has a reward yet.';
   return `<p class="summary">${esc(summary)}</p>
 <section><h2>Reward over evaluations</h2>${rewardChart(evaluations)}</section>
-<section><h2>Best-so-far accuracy</h2>${accuracyChart(evaluations)}</section>
-<section><h2>Best architecture</h2>${best ? architectureDrawing(best, space) : '<p>None.</p>'}</section>
-<section><h2>Top architectures</h2>${topTable(top)}</section>`;
+${lm ? `<section><h2>Best-so-far validation perplexity</h2>${perplexityChart(evaluations)}</section>` : `<section><h2>Best-so-far accuracy</h2>${accuracyChart(evaluations)}</section>`}
+<section><h2>Best ${lm ? 'cell' : 'architecture'}</h2>${best ? architectureDrawing(best, space) : '<p>None.</p>'}</section>
+<section><h2>Top architectures</h2>${topTable(top, lm)}</section>`;
 }
 
 function normalise(results: readonly ResultLine[]): Evaluation[] {
@@ -162,6 +167,7 @@ function normalise(results: readonly ResultLine[]): Evaluation[] {
     index: finiteOrNull(r.index),
     reward: finiteOrNull(r.reward),
     accuracy: finiteOrNull(r.accuracy),
+    perplexity: finiteOrNull(r.perplexity),
     parameters: finiteOrNull(r.parameters),
     seconds: finiteOrNull(r.seconds),
     worker: r.worker === undefined || r.worker === null ? '' : String(r.worker),
@@ -201,6 +207,15 @@ function accuracyChart(evaluations: readonly Evaluation[]): string {
   ], evaluations.length);
 }
 
+/** Language-model children: the lowest validation perplexity so far (lower is better). */
+function perplexityChart(evaluations: readonly Evaluation[]): string {
+  const points = evaluations.filter((e) => e.perplexity !== null).map((e) => [e.position, e.perplexity as number] as const);
+  if (points.length === 0) return '<p>No evaluation reported a finite perplexity.</p>';
+  return lineChart('perplexity', 200, [
+    { name: 'best-so-far validation perplexity', cls: 'best-perplexity', colour: REPORT_COLOURS.best, kind: 'step', values: bestSoFar(points, 'lowest') },
+  ], evaluations.length);
+}
+
 function movingAverage(points: readonly (readonly [number, number])[], window: number): [number, number][] {
   const out: [number, number][] = [];
   let sum = 0;
@@ -212,11 +227,11 @@ function movingAverage(points: readonly (readonly [number, number])[], window: n
   return out;
 }
 
-function bestSoFar(points: readonly (readonly [number, number])[]): [number, number][] {
-  let best = -Infinity;
+function bestSoFar(points: readonly (readonly [number, number])[], best: 'highest' | 'lowest' = 'highest'): [number, number][] {
+  let so = best === 'highest' ? -Infinity : Infinity;
   return points.map(([x, y]) => {
-    best = Math.max(best, y);
-    return [x, best];
+    so = best === 'highest' ? Math.max(so, y) : Math.min(so, y);
+    return [x, so];
   });
 }
 
@@ -290,6 +305,7 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 function architectureDrawing(best: Evaluation, space: string): string {
   const arch = best.architecture;
   if (isRecord(arch) && Array.isArray(arch.layers)) return convDrawing(arch.layers, arch);
+  if (isRecord(arch) && (arch.space === 'rnn' || space === 'rnn')) return rnnCellDrawing(arch) ?? rawArchitecture(arch);
   if (isRecord(arch) && typeof arch.arch === 'string') return nb201Drawing(arch.arch) ?? rawArchitecture(arch);
   if (typeof arch === 'string' && space === 'nb201') return nb201Drawing(arch) ?? rawArchitecture(arch);
   if (isRecord(arch) && Array.isArray(arch.tokens)) return tokenList(arch.tokens);
@@ -428,9 +444,9 @@ function nb201Drawing(text: string): string | null {
 
 // ---------------------------------------------------------------- table
 
-function topTable(top: readonly Evaluation[]): string {
-  const rows = top.map((e, i) => `<tr><td>${i + 1}</td><td>${esc(fmt(e.reward))}</td><td>${esc(fmt(e.accuracy))}</td><td>${esc(e.parameters === null ? '–' : fmtInt(e.parameters))}</td><td>${esc(e.seconds === null ? '–' : e.seconds.toFixed(1))}</td><td>${esc(e.worker || '–')}${e.cached ? ' (cached)' : ''}</td><td>${e.position}</td><td class="arch">${esc(archSummary(e))}</td></tr>`);
-  return `<table class="top"><thead><tr><th>#</th><th>reward</th><th>accuracy</th><th>parameters</th><th>seconds</th><th>worker</th><th>evaluation</th><th class="arch">architecture</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+function topTable(top: readonly Evaluation[], lm: boolean): string {
+  const rows = top.map((e, i) => `<tr><td>${i + 1}</td><td>${esc(fmt(e.reward))}</td><td>${esc(lm ? fmtPerplexity(e.perplexity) : fmt(e.accuracy))}</td><td>${esc(e.parameters === null ? '–' : fmtInt(e.parameters))}</td><td>${esc(e.seconds === null ? '–' : e.seconds.toFixed(1))}</td><td>${esc(e.worker || '–')}${e.cached ? ' (cached)' : ''}</td><td>${e.position}</td><td class="arch">${esc(archSummary(e))}</td></tr>`);
+  return `<table class="top"><thead><tr><th>#</th><th>reward</th><th>${lm ? 'perplexity' : 'accuracy'}</th><th>parameters</th><th>seconds</th><th>worker</th><th>evaluation</th><th class="arch">architecture</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function archSummary(e: Evaluation): string {
@@ -443,6 +459,7 @@ function archSummary(e: Evaluation): string {
     }).join(' ');
   }
   if (isRecord(a) && typeof a.arch === 'string') return a.arch;
+  if (isRecord(a) && a.space === 'rnn') return rnnCellSummary(a) ?? JSON.stringify(a);
   if (isRecord(a) && Array.isArray(a.tokens)) return a.tokens.map((t) => String(t)).join(' | ');
   return JSON.stringify(a) ?? '';
 }
@@ -472,6 +489,10 @@ function r(v: number): string {
 
 function fmt(v: number | null): string {
   return v === null ? '–' : v.toFixed(4);
+}
+
+function fmtPerplexity(v: number | null): string {
+  return v === null ? '–' : v.toFixed(2);
 }
 
 function fmtTick(v: number): string {

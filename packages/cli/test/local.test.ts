@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { repoRoot } from '../src/processes';
 import { convPreset } from '../src/presets';
 import { formatAccuracy, formatDuration, localExperiment, progressLine, RateMeter, retrainFlags } from '../src/commands/local';
+import { rnnRetrainFlags } from '../src/commands/local-rnn';
+import { RNN_EXPERIMENT_DEFAULTS } from '@nasrl/queue';
 import { UsageError } from '../src/args';
 import { runNasrl, type CliRun } from './helpers';
 
@@ -115,10 +117,12 @@ test('the table space has its own defaults, needs --table, and every space refus
     assert.deepEqual([nb.config.rewardScale, nb.config.rewardPower, nb.config.refusedReward], [0.01, 10, -0.5]);
     assert.throws(() => localExperiment(['--space', 'table', '--id', 't2']), (e: unknown) => e instanceof UsageError && /--space table needs --table PATH: the table space JSON file/.test(e.message));
     const refused: [string[], RegExp][] = [
-      [['--space', 'nb201', '--dataset', 'cifar10'], /--dataset: only for --space conv, whose children are trained; --space nb201 looks them up in --table/],
-      [['--space', 'table', '--table', file, '--epochs', '3', '--subset', '100'], /--epochs, --subset: only for --space conv/],
-      [['--table', file], /--table: only for --space nb201 or table, whose children are looked up in a table; the conv space trains them/],
-      [['--space', 'conv', '--time-scale', '0.1'], /--time-scale: only for --space nb201 or table/],
+      [['--space', 'nb201', '--dataset', 'cifar10'], /--dataset: not for --space nb201, which takes --table, --time-scale; --dataset is for --space conv/],
+      [['--space', 'table', '--table', file, '--epochs', '3', '--subset', '100'], /--epochs, --subset: not for --space table, .*; --epochs is for --space conv or rnn, --subset is for --space conv/],
+      [['--table', file], /--table: not for --space conv, which takes --dataset, --data-dir, --epochs, --subset; --table is for --space nb201 or table/],
+      [['--space', 'conv', '--time-scale', '0.1'], /--time-scale: not for --space conv/],
+      [['--space', 'conv', '--hidden', '8'], /--hidden: not for --space conv, .*; --hidden is for --space rnn/],
+      [['--space', 'rnn', '--subset', '100', '--table', file], /--subset, --table: not for --space rnn, which takes --base, --corpus, --data-dir, --level, --hidden/],
       [['--space', 'table', '--table', file, '--refused-reward', 'least'], /--refused-reward: expected worst .* or a number, got "least"/],
     ];
     for (const [argv, message] of refused) {
@@ -129,3 +133,74 @@ test('the table space has its own defaults, needs --table, and every space refus
   }
 });
 
+
+test('the rnn space trains small language models by default; its flags set the rnn settings and bad values are named', () => {
+  const d = localExperiment(['--space', 'rnn', '--id', 'r1']);
+  assert.deepEqual(d.config.rnn, RNN_EXPERIMENT_DEFAULTS);
+  assert.deepEqual([d.config.space, d.config.evaluator, d.config.budgetArchs, d.config.childrenPerStep, d.preset], ['rnn', 'train', 100, 4, undefined]);
+  const o = localExperiment([
+    '--space', 'rnn', '--id', 'r2', '--budget-archs', '40', '--base', '2', '--level', 'word', '--hidden', '16', '--layers', '2', '--epochs', '1',
+    '--train-tokens', 'all', '--eval-tokens', '900', '--reward-c', '50',
+  ]);
+  assert.deepEqual(
+    [o.config.budgetArchs, o.config.rnn?.base, o.config.rnn?.level, o.config.rnn?.hiddenSize, o.config.rnn?.layers, o.config.rnn?.epochs, o.config.rnn?.trainTokens, o.config.rnn?.evaluationTokens, o.config.rnn?.rewardConstant],
+    [40, 2, 'word', 16, 2, 1, null, 900, 50],
+  );
+  const p = localExperiment(['--space', 'rnn', '--id', 'r3', '--corpus', 'ptb', '--data-dir', '/data/ptb']);
+  assert.deepEqual([p.config.rnn?.corpus, p.config.rnn?.dataDir], ['ptb', '/data/ptb']);
+  // The retrain command trains the best cell with the search's settings.
+  assert.equal(rnnRetrainFlags(o.config).join(' '), '--space rnn --corpus brown --level word --layers 2 --hidden 16 --epochs 1 --eval-tokens 900 --batch-size 20 --steps 20 --learning-rate 1 --reward-c 50');
+  const refused: [string[], RegExp][] = [
+    [['--base', '6'], /rnn\.base: expected a power of two .* \(--base\)/],
+    [['--level', 'byte'], /--level: expected word or char, got "byte"/],
+    [['--corpus', 'wiki'], /--corpus: expected brown or ptb, got "wiki"/],
+    [['--corpus', 'ptb'], /--corpus ptb needs --data-dir DIR/],
+    [['--data-dir', '/x'], /--data-dir: only for --corpus ptb/],
+    [['--hidden', '0'], /--hidden:/],
+    [['--train-tokens', 'many'], /--train-tokens:/],
+    [['--preset', 'small'], /--preset is for the conv space/],
+  ];
+  for (const [argv, message] of refused) {
+    assert.throws(() => localExperiment(['--space', 'rnn', '--id', 'x', ...argv]), (e: unknown) => e instanceof UsageError && message.test(e.message), argv.join(' '));
+  }
+  assert.equal(formatAccuracy('rnn', 0.125), 'perplexity 8.00');
+  assert.equal(formatAccuracy('rnn', 0), '-');
+});
+
+test('nasrl local --space rnn evaluates exactly the budget with language-model children and reports perplexities', { timeout: 120_000 }, async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'nasrl-local-rnn-'));
+  try {
+    const { code, output } = await runCli([
+      'local', '--space', 'rnn', '--budget-archs', '8', '--replicas', '1', '--workers', '2', '--shards', '1', '--base', '2',
+      '--hidden', '8', '--epochs', '1', '--train-tokens', '2000', '--eval-tokens', '600', '--out', out, '--id', 'e2e-rnn',
+    ], 100_000);
+    assert.equal(code, 0, output);
+    const lines = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 8);
+    assert.equal(new Set(lines.map((l) => l.id)).size, 8);
+    for (const l of lines) {
+      const ppl = l.perplexity as number | undefined;
+      // A cell whose training diverged has no perplexity and earns nothing.
+      if (ppl === undefined) assert.deepEqual([l.reward, l.accuracy], [0, 0]);
+      else {
+        assert.ok(ppl > 1 && Number.isFinite(ppl), `perplexity ${ppl}`);
+        assert.ok(Math.abs((l.reward as number) - 80 / ppl ** 2) < 1e-9, 'reward c / perplexity²');
+        assert.ok(Math.abs((l.accuracy as number) - 1 / ppl) < 1e-12, 'accuracy 1 / perplexity');
+      }
+      assert.equal((l.architecture as { space: string; base: number }).base, 2);
+      assert.equal((l.tokens as number[]).length, 10, 'base 2: 3 × 2 + 2 + 2 tokens');
+    }
+    const best = Math.min(...lines.filter((l) => l.perplexity !== undefined).map((l) => l.perplexity as number));
+    assert.match(output, new RegExp(`best validation perplexity ${best.toFixed(2).replace('.', '\\.')}`));
+    assert.match(output, /train the best cell again: .*train-arch .*best\.json --space rnn --corpus brown --level char --layers 1 --hidden 8 --epochs 1/);
+    const report = readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.equal(count(report, /<rect class="cell-node /g), 3, 'the best base-2 cell drawn');
+    assert.match(report, /<polyline class="best-perplexity"/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+function count(text: string, pattern: RegExp): number {
+  return (text.match(pattern) ?? []).length;
+}

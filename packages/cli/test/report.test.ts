@@ -5,6 +5,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { NAS_CELL, RnnSpace } from '@nasrl/spaces';
 import { REPORT_COLOURS, renderReport, RunOutput, writeReport, type ResultLine } from '../src/report';
 
 const CONV_CONFIG = { id: 'report-conv', space: 'conv', budgetArchs: 60 };
@@ -312,55 +313,187 @@ function screenshot(binary: string, page: string, png: string, profile: string, 
   });
 }
 
-test('headless Chromium renders the curve and the architecture drawing', { timeout: 30_000 }, async (t) => {
+/** Writes the report of `results`, screenshots it with headless Chromium and keeps both in KEEP_DIR as `name`.png/.html. */
+async function screenshotReport(config: unknown, results: readonly ResultLine[], name: string, t: { diagnostic(message: string): void }): Promise<Image> {
   const binary = chromium();
   const dir = mkdtempSync(path.join(tmpdir(), 'nasrl-report-'));
   const profile = mkdtempSync(path.join(tmpdir(), 'nasrl-chromium-profile-'));
   try {
-    const page = writeReport(dir, CONV_CONFIG, syntheticConvResults());
+    const page = writeReport(dir, config, results);
     const png = path.join(dir, 'report.png');
     await screenshot(binary, page, png, profile, 25_000);
     assert.ok(existsSync(png), 'chromium wrote no screenshot');
     mkdirSync(KEEP_DIR, { recursive: true });
-    copyFileSync(png, path.join(KEEP_DIR, 'report.png'));
-    copyFileSync(page, path.join(KEEP_DIR, 'report.html'));
-    t.diagnostic(`screenshot: ${path.join(KEEP_DIR, 'report.png')}`);
-
-    const image = decodePng(readFileSync(png));
-    assert.equal(image.width, WIDTH);
-    assert.equal(image.height, HEIGHT);
-
-    // The moving average: a long red line across the reward chart that rises to the right (smaller y).
-    const curve = pixelsOf(image, REPORT_COLOURS.curve);
-    assert.ok(curve.length >= 1500, `curve pixels: ${curve.length}`);
-    const cx = curve.map((p) => p.x);
-    assert.ok(Math.max(...cx) - Math.min(...cx) > 900, `curve spans x ${Math.min(...cx)}..${Math.max(...cx)}`);
-    // Median, so that the legend's swatch does not count.
-    const meanY = (ps: { y: number }[]): number => [...ps.map((p) => p.y)].sort((a, b) => a - b)[Math.floor(ps.length / 2)] ?? NaN;
-    const leftPart = curve.filter((p) => p.x < Math.min(...cx) + 200);
-    const rightPart = curve.filter((p) => p.x > Math.max(...cx) - 200);
-    assert.ok(meanY(rightPart) < meanY(leftPart) - 40, `curve should rise: left y ${meanY(leftPart)}, right y ${meanY(rightPart)}`);
-
-    // The architecture: 5 conv boxes (the 6th layer is a pool) stacked below the charts.
-    const boxes = pixelsOf(image, REPORT_COLOURS.layer);
-    const curveBottom = Math.max(...curve.map((p) => p.y));
-    const below = boxes.filter((p) => p.y > curveBottom);
-    assert.ok(below.length >= 5 * 5000, `layer box pixels below the curve: ${below.length}`);
-    const rowsWide = new Map<number, number>();
-    for (const p of below) rowsWide.set(p.y, (rowsWide.get(p.y) ?? 0) + 1);
-    // Count separate vertical runs of rows that are mostly box colour: one per conv box.
-    let runs = 0;
-    let inRun = false;
-    for (let y = curveBottom; y < image.height; y++) {
-      const wide = (rowsWide.get(y) ?? 0) >= 40; // the box's margins beside its white label
-      if (wide && !inRun) runs++;
-      inRun = wide;
-    }
-    assert.equal(runs, BEST_LAYERS.filter((l) => l.type === 'conv').length, 'conv boxes seen in the screenshot');
-    assert.ok(pixelsOf(image, REPORT_COLOURS.pool).filter((p) => p.y > curveBottom).length >= 5000, 'the pool box');
-    assert.ok(pixelsOf(image, REPORT_COLOURS.skip).filter((p) => p.y > curveBottom).length >= 200, 'skip arrows');
+    copyFileSync(png, path.join(KEEP_DIR, `${name}.png`));
+    copyFileSync(page, path.join(KEEP_DIR, `${name}.html`));
+    t.diagnostic(`screenshot: ${path.join(KEEP_DIR, `${name}.png`)}`);
+    return decodePng(readFileSync(png));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+test('headless Chromium renders the curve and the architecture drawing', { timeout: 30_000 }, async (t) => {
+  const image = await screenshotReport(CONV_CONFIG, syntheticConvResults(), 'report', t);
+  assert.equal(image.width, WIDTH);
+  assert.equal(image.height, HEIGHT);
+
+  // The moving average: a long red line across the reward chart that rises to the right (smaller y).
+  const curve = pixelsOf(image, REPORT_COLOURS.curve);
+  assert.ok(curve.length >= 1500, `curve pixels: ${curve.length}`);
+  const cx = curve.map((p) => p.x);
+  assert.ok(Math.max(...cx) - Math.min(...cx) > 900, `curve spans x ${Math.min(...cx)}..${Math.max(...cx)}`);
+  // Median, so that the legend's swatch does not count.
+  const meanY = (ps: { y: number }[]): number => [...ps.map((p) => p.y)].sort((a, b) => a - b)[Math.floor(ps.length / 2)] ?? NaN;
+  const leftPart = curve.filter((p) => p.x < Math.min(...cx) + 200);
+  const rightPart = curve.filter((p) => p.x > Math.max(...cx) - 200);
+  assert.ok(meanY(rightPart) < meanY(leftPart) - 40, `curve should rise: left y ${meanY(leftPart)}, right y ${meanY(rightPart)}`);
+
+  // The architecture: 5 conv boxes (the 6th layer is a pool) stacked below the charts.
+  const boxes = pixelsOf(image, REPORT_COLOURS.layer);
+  const curveBottom = Math.max(...curve.map((p) => p.y));
+  const below = boxes.filter((p) => p.y > curveBottom);
+  assert.ok(below.length >= 5 * 5000, `layer box pixels below the curve: ${below.length}`);
+  const rowsWide = new Map<number, number>();
+  for (const p of below) rowsWide.set(p.y, (rowsWide.get(p.y) ?? 0) + 1);
+  // Count separate vertical runs of rows that are mostly box colour: one per conv box.
+  let runs = 0;
+  let inRun = false;
+  for (let y = curveBottom; y < image.height; y++) {
+    const wide = (rowsWide.get(y) ?? 0) >= 40; // the box's margins beside its white label
+    if (wide && !inRun) runs++;
+    inRun = wide;
+  }
+  assert.equal(runs, BEST_LAYERS.filter((l) => l.type === 'conv').length, 'conv boxes seen in the screenshot');
+  assert.ok(pixelsOf(image, REPORT_COLOURS.pool).filter((p) => p.y > curveBottom).length >= 5000, 'the pool box');
+  assert.ok(pixelsOf(image, REPORT_COLOURS.skip).filter((p) => p.y > curveBottom).length >= 200, 'skip arrows');
+});
+
+// ---------------------------------------------------------------- the rnn space
+
+const RNN_CONFIG = { id: 'report-rnn', space: 'rnn', budgetArchs: 40 };
+const RNN_SPACE = new RnnSpace({ base: 8 });
+// NAS_CELL: add nodes (blue) and mul nodes (purple).
+const NAS_ADDS = NAS_CELL.nodes.filter((n) => n.combination === 'add').length;
+const NAS_MULS = NAS_CELL.nodes.length - NAS_ADDS;
+
+/** 40 language-model children whose perplexity falls with noise; evaluation 31 is the NAS cell and the best. */
+function syntheticRnnResults(count = 40): ResultLine[] {
+  let seed = 777;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const sizes = RNN_SPACE.tokenSizes();
+  return Array.from({ length: count }, (_, i) => {
+    const best = i === 30;
+    const tokens = best ? RNN_SPACE.encode(NAS_CELL) : sizes.map((n) => Math.floor(rand() * n));
+    const perplexity = best ? 6.5 : 7 + (12 * (count - i)) / count + rand() * 3;
+    return {
+      id: `lm-${i}`, index: i, tokens, architecture: RNN_SPACE.toJSON(RNN_SPACE.decode(tokens)), reward: 80 / perplexity ** 2, accuracy: 1 / perplexity,
+      curve: [1 / perplexity], perplexity, parameters: 20_000, seconds: 9, cached: false, worker: `worker-${i % 2}`, replica: 0, step: `s${i}`, parameterVersions: null,
+    };
+  });
+}
+
+test('an rnn report plots the best-so-far perplexity and draws the best cell as a tree with its memory', () => {
+  const results = syntheticRnnResults();
+  const html = renderReport({ config: RNN_CONFIG, results });
+  assert.equal(count(html, /<polyline class="best-perplexity"/g), 1);
+  assert.equal(count(html, /<polyline class="best-accuracy"/g), 0, 'perplexity replaces accuracy');
+  assert.match(html, /Best reward 1\.8935 \(perplexity 6\.50\) at evaluation 31 of 40/);
+  // The best-so-far perplexity never rises: its y (downwards in SVG) never goes up... towards larger values.
+  const line = /<polyline class="best-perplexity" points="([^"]+)"/.exec(html)?.[1] ?? '';
+  const ys = line.split(' ').map((p) => Number(p.split(',')[1]));
+  assert.ok(ys.length >= results.length, `${ys.length} points`);
+  assert.ok(ys.every((y, i) => i === 0 || y >= (ys[i - 1] as number)), 'best-so-far perplexity falls or stays');
+
+  assert.equal(count(html, /<rect class="cell-node /g), 15);
+  assert.equal(count(html, /<rect class="cell-node cell-add"/g), NAS_ADDS);
+  assert.equal(count(html, /<rect class="cell-node cell-mul"/g), NAS_MULS);
+  assert.equal(count(html, /<line class="cell-edge"/g), 15, 'an edge from every node to its parent, and from the root to h_t');
+  assert.equal(count(html, /<line class="cell-input"/g), 8, 'x_t and h_t−1 into every leaf');
+  assert.equal(count(html, /<rect class="cell-inject"/g), 1);
+  assert.equal(count(html, /<line class="cell-memory-out"/g), 1);
+  assert.match(html, />12: mul<\/text><text [^>]*>identity<\/text>/);
+  assert.match(html, />3: mul<\/text><text [^>]*>relu<\/text>/);
+  assert.match(html, /c<sub>t−1<\/sub> enters node 8 \(add, then tanh\); c<sub>t<\/sub> leaves node 12 before its activation/);
+  // The inject box sits right above node 8 (level 2, position 0), under its parent.
+  const node8 = /<rect class="cell-node cell-mul" x="([\d.]+)" y="([\d.]+)"/.exec(html.slice(html.indexOf('>7: add<')));
+  const inject = /<rect class="cell-inject" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/.exec(html);
+  assert.ok(node8 && inject);
+  assert.ok(Number(inject[2]) < Number(node8[2]) && Number(inject[2]) > Number(node8[2]) - 60, `inject at y ${inject[2]}, node 8 at ${node8[2]}`);
+
+  const table = html.slice(html.indexOf('<table class="top"'));
+  assert.match(table, /<th>perplexity<\/th>/);
+  assert.match(table, /<tr><td>1<\/td><td>1\.8935<\/td><td>6\.50<\/td>/);
+  assert.match(table, /add:sigmoid add:relu add:sigmoid mul:relu .* \| c_t←12, c_t−1→8 add:tanh/);
+});
+
+test('a base-2 cell whose root takes in c_{t-1} and gives c_t is drawn too; a broken cell is shown as JSON', () => {
+  const space = new RnnSpace({ base: 2 });
+  const tokens = [0, 1, 1, 2, 1, 3, 0, 1, 2, 2];
+  const arch = space.toJSON(space.decode(tokens));
+  const html = renderReport({ config: { ...RNN_CONFIG, id: 'b2' }, results: [{ id: 'a', index: 0, tokens, architecture: arch, reward: 1, accuracy: 0.2, perplexity: 5 }] });
+  assert.equal(count(html, /<rect class="cell-node /g), 3);
+  assert.equal(count(html, /<rect class="cell-inject"/g), 1);
+  assert.match(html, /c<sub>t−1<\/sub> enters node 2 \(add, then tanh\); c<sub>t<\/sub> leaves node 2/);
+  const broken = renderReport({ config: RNN_CONFIG, results: [{ id: 'a', index: 0, architecture: { space: 'rnn', base: 3 }, reward: 1, accuracy: 0.2, perplexity: 5 }] });
+  assert.equal(count(broken, /<rect class="cell-node /g), 0);
+  assert.match(broken, /<pre class="architecture">/);
+});
+
+/** Connected regions of `hex` (4-neighbour) of at least `minimum` pixels below `fromY`: their sizes and centres. */
+function regionsOf(image: Image, hex: string, fromY: number, minimum: number): { size: number; x: number; y: number }[] {
+  const mask = new Uint8Array(image.width * image.height);
+  for (const p of pixelsOf(image, hex)) if (p.y > fromY) mask[p.y * image.width + p.x] = 1;
+  const regions: { size: number; x: number; y: number }[] = [];
+  for (let start = 0; start < mask.length; start++) {
+    if (mask[start] !== 1) continue;
+    const stack = [start];
+    mask[start] = 2;
+    let size = 0;
+    let sx = 0;
+    let sy = 0;
+    while (stack.length > 0) {
+      const at = stack.pop() as number;
+      const x = at % image.width;
+      const y = Math.floor(at / image.width);
+      size++;
+      sx += x;
+      sy += y;
+      for (const next of [x > 0 ? at - 1 : -1, x < image.width - 1 ? at + 1 : -1, at - image.width, at + image.width]) {
+        if (next >= 0 && next < mask.length && mask[next] === 1) {
+          mask[next] = 2;
+          stack.push(next);
+        }
+      }
+    }
+    if (size >= minimum) regions.push({ size, x: sx / size, y: sy / size });
+  }
+  return regions;
+}
+
+test('headless Chromium renders the rnn report: the perplexity line and the NAS cell\'s 15 nodes with its memory', { timeout: 30_000 }, async (t) => {
+  const image = await screenshotReport(RNN_CONFIG, syntheticRnnResults(), 'report-rnn', t);
+  // The best-so-far lines (reward and perplexity): the perplexity one lies below the reward chart.
+  const green = pixelsOf(image, REPORT_COLOURS.best);
+  const curve = pixelsOf(image, REPORT_COLOURS.curve);
+  const rewardBottom = Math.max(...curve.map((p) => p.y));
+  const perplexityLine = green.filter((p) => p.y > rewardBottom + 20);
+  assert.ok(perplexityLine.length >= 1000, `perplexity line pixels: ${perplexityLine.length}`);
+  const chartBottom = Math.max(...perplexityLine.map((p) => p.y));
+  // One filled box per node, by combination; none cut off at the bottom of the page.
+  const adds = regionsOf(image, REPORT_COLOURS.layer, chartBottom, 1000);
+  const muls = regionsOf(image, REPORT_COLOURS.pool, chartBottom, 1000);
+  assert.equal(adds.length, NAS_ADDS, `add boxes ${JSON.stringify(adds)}`);
+  assert.equal(muls.length, NAS_MULS, `mul boxes ${JSON.stringify(muls)}`);
+  // Four rows of boxes: 8 leaves at the bottom, the root alone on top.
+  const rows = [...adds, ...muls].map((b) => Math.round(b.y / 20)).reduce((m, y) => m.set(y, (m.get(y) ?? 0) + 1), new Map<number, number>());
+  assert.deepEqual([...rows.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n), [1, 2, 4, 8]);
+  // The inject pill (orange) sits between the level-2 row and the level-3 row, over node 8 (the leftmost of level 2).
+  const inject = regionsOf(image, REPORT_COLOURS.skip, chartBottom, 600);
+  assert.equal(inject.length, 1, `orange regions: ${JSON.stringify(inject)}`);
+  const level2 = [...adds, ...muls].filter((b) => Math.abs(b.y - ([...adds, ...muls].sort((a, c) => a.y - c.y)[3] as { y: number }).y) < 10);
+  const node8 = level2.sort((a, b) => a.x - b.x)[0] as { x: number; y: number };
+  assert.ok(Math.abs((inject[0] as { x: number }).x - node8.x) < 15, `inject x ${inject[0]?.x}, node 8 x ${node8.x}`);
+  assert.ok((inject[0] as { y: number }).y < node8.y && (inject[0] as { y: number }).y > node8.y - 70, `inject y ${inject[0]?.y}, node 8 y ${node8.y}`);
 });

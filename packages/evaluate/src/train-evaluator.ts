@@ -1,54 +1,49 @@
 import type { ConvArchitecture } from '@nasrl/spaces';
-import { EvaluationRefusedError, type ExperimentConfig } from '@nasrl/queue';
-import type { TrainResult } from '@nasrl/child';
+import type { ExperimentConfig } from '@nasrl/queue';
 import type { Dataset } from '@nasrl/datasets';
-import { EvaluationCancelledError, type ChildToEvaluate, type EvaluationContext, type Evaluation, type Evaluator } from './evaluator';
+import { runTraining, selectTrainingBackend } from './training';
+import type { ChildToEvaluate, EvaluationContext, Evaluation, Evaluator } from './evaluator';
+import { LmEvaluator } from './lm-evaluator';
 
 /** How the train evaluator logs (backend choice, leaked tensors). */
 export type TrainLog = (record: { event: string } & Record<string, unknown>) => void;
 
-let backend: Promise<string> | null = null;
 const datasets = new Map<string, Dataset>();
 
 /**
- * Trains children with @nasrl/child on the experiment's dataset, reporting progress after each epoch.
- * TensorFlow.js and the dataset are loaded on first use only, so a worker that only looks children up in
- * tables never loads them; the backend is chosen once per process and the dataset kept for later children.
+ * Trains the children of an experiment whose evaluator is 'train': conv children with @nasrl/child on the
+ * experiment's dataset, rnn-space children as language models (LmEvaluator), reporting progress after each
+ * epoch. TensorFlow.js and the data are loaded on first use only, so a worker that only looks children up in
+ * tables never loads them; the backend is chosen once per process and the data kept for later children.
  */
 export class TrainEvaluator implements Evaluator {
+  /** The evaluator of an rnn-space experiment; null for conv. */
+  private readonly languageModels: LmEvaluator | null;
+
   constructor(
     private readonly config: ExperimentConfig,
     private readonly tfBackend: string,
     private readonly log: TrainLog,
     /** Benchmarks only: the seed of the child's weights and shuffles (default 1), and a test-split accuracy. */
     private readonly extra: { seed?: number; test?: boolean } = {},
-  ) {}
+  ) {
+    this.languageModels = config.space === 'rnn' ? new LmEvaluator(config, tfBackend, log, extra) : null;
+  }
 
   async evaluate(child: ChildToEvaluate, context: EvaluationContext): Promise<Evaluation & { testAccuracy?: number }> {
-    const { trainChild, expectNoLeakedTensors, ArchitectureTooLargeError, TrainingCancelledError } = await import('@nasrl/child');
-    await this.selectBackend();
+    if (this.languageModels !== null) return this.languageModels.evaluate(child, context);
+    const { trainChild } = await import('@nasrl/child');
+    await selectTrainingBackend(this.tfBackend, this.log);
     const data = await this.dataset();
     const t = this.config.training;
-    let result: TrainResult | undefined;
-    try {
-      await expectNoLeakedTensors(async () => {
-        result = await trainChild(child.arch as ConvArchitecture, data, {
-          epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, limits: { ...this.config.limits },
-          ...(this.extra.seed !== undefined ? { seed: this.extra.seed } : {}), ...(this.extra.test === true ? { evaluateTest: true } : {}),
-          ...(t.augment ? {} : { augment: false as const }),
-        }, {
-          onEpoch: (e) => void context.progress({ epoch: e.epoch, epochs: e.epochs, validationAccuracy: e.validationAccuracy }).catch(() => undefined),
-          ...(context.signal ? { signal: context.signal } : {}),
-        });
-      }, 'trainChild');
-    } catch (err) {
-      if (err instanceof ArchitectureTooLargeError) throw new EvaluationRefusedError(err.message);
-      if (err instanceof TrainingCancelledError) throw new EvaluationCancelledError();
-      // A leak found after a finished training: keep the result, say so loudly.
-      if (result === undefined) throw err;
-      this.log({ event: 'tensor_leak', level: 'error', message: (err as Error).message });
-    }
-    const r = result as TrainResult;
+    const r = await runTraining(() => trainChild(child.arch as ConvArchitecture, data, {
+      epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, limits: { ...this.config.limits },
+      ...(this.extra.seed !== undefined ? { seed: this.extra.seed } : {}), ...(this.extra.test === true ? { evaluateTest: true } : {}),
+      ...(t.augment ? {} : { augment: false as const }),
+    }, {
+      onEpoch: (e) => void context.progress({ epoch: e.epoch, epochs: e.epochs, validationAccuracy: e.validationAccuracy }).catch(() => undefined),
+      ...(context.signal ? { signal: context.signal } : {}),
+    }), 'trainChild', this.log);
     // ChildResult has no room for throughput; the worker process reads it from this last progress report.
     const last = r.curve[r.curve.length - 1] ?? r.bestValidationAccuracy;
     await context.progress({ epoch: t.epochs, epochs: t.epochs, validationAccuracy: last, imagesPerSecond: r.imagesPerSecond }).catch(() => undefined);
@@ -56,17 +51,6 @@ export class TrainEvaluator implements Evaluator {
       reward: r.reward, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters,
       ...(r.testAccuracy !== undefined ? { testAccuracy: r.testAccuracy } : {}),
     };
-  }
-
-  private selectBackend(): Promise<string> {
-    backend ??= (async () => {
-      const tf = await import('@nasrl/tf');
-      const chosen = await tf.selectBackend(tf.parseBackendPreference(this.tfBackend), { log: (line) => this.log({ event: 'tf_backend', message: line }) });
-      return chosen.name;
-    })();
-    // A failed choice is not remembered: the next child tries again.
-    backend.catch(() => (backend = null));
-    return backend;
   }
 
   private async dataset(): Promise<Dataset> {

@@ -2,12 +2,13 @@ import { REFUSED_REWARD_DEFAULT, type RefusedRewardRule } from '@nasrl/controlle
 import { CONV_SPACE_DEFAULTS, compileConvSpaceOptions, type ConvSpaceOptions } from '@nasrl/spaces';
 import { boolean, finite, integer, object, oneOf, onlyKeys, string, type Fail } from './check';
 import { InvalidConfigError } from './errors';
+import { parseRnnOptions, type ExperimentRnnOptions } from './rnn-config';
 
 /** The search spaces an experiment can use. */
-export type SpaceName = 'conv' | 'nb201' | 'table';
-export const SPACE_NAMES: readonly SpaceName[] = ['conv', 'nb201', 'table'];
+export type SpaceName = 'conv' | 'nb201' | 'table' | 'rnn';
+export const SPACE_NAMES: readonly SpaceName[] = ['conv', 'nb201', 'table', 'rnn'];
 
-/** How children are evaluated: trained (conv space), or looked up in a table (nb201, table spaces). */
+/** How children are evaluated: trained (conv and rnn spaces), or looked up in a table (nb201, table spaces). */
 export type EvaluatorName = 'train' | 'table';
 export const EVALUATOR_NAMES: readonly EvaluatorName[] = ['train', 'table'];
 
@@ -80,7 +81,7 @@ export interface ExperimentConfig {
   readonly spaceOptions: ConvSpaceOptions;
   /** NAS-Bench-201 CSV (space nb201, evaluator table) or table space JSON (space table); null otherwise. */
   readonly tablePath: string | null;
-  /** Default: 'train' for conv, 'table' for nb201 and table. */
+  /** Default: 'train' for conv and rnn, 'table' for nb201 and table. */
   readonly evaluator: EvaluatorName;
   /** Architectures to evaluate in total, over all replicas. Default 12,800 (the paper's). */
   readonly budgetArchs: number;
@@ -110,6 +111,8 @@ export interface ExperimentConfig {
   readonly timeScale: number;
   readonly training: ExperimentTrainingOptions;
   readonly limits: ExperimentLimits;
+  /** The recurrent-cell space and its language-model children, fully populated for 'rnn'; null for the other spaces. */
+  readonly rnn: ExperimentRnnOptions | null;
 }
 
 /** Defaults of every optional field (space-dependent ones are filled by parseExperimentConfig). */
@@ -135,7 +138,7 @@ export const EXPERIMENT_DEFAULTS = {
 
 const TOP_KEYS = [
   'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'learningRate', 'baselineDecay',
-  'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'refusedReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits',
+  'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'refusedReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits', 'rnn',
 ] as const;
 
 /** Experiment ids: safe in Redis keys, BullMQ job ids (no ':') and file names. */
@@ -165,19 +168,21 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
 
   const id = string(root.id, 'id', fail, EXPERIMENT_ID_PATTERN, '1 to 64 characters of A-Z a-z 0-9 _ -');
   const space = opt('space', (v, w) => oneOf(v, SPACE_NAMES, w, fail), d.space);
-  const evaluator = opt('evaluator', (v, w) => oneOf(v, EVALUATOR_NAMES, w, fail), space === 'conv' ? 'train' : 'table');
+  const trained = space === 'conv' || space === 'rnn';
+  const evaluator = opt('evaluator', (v, w) => oneOf(v, EVALUATOR_NAMES, w, fail), trained ? 'train' : 'table');
   const tablePath = root.tablePath === undefined || root.tablePath === null ? null : string(root.tablePath, 'tablePath', fail, /\S/, 'a file path');
   const spaceOptions = parseSpaceOptions(space, root.spaceOptions);
 
-  if (evaluator === 'train' && space !== 'conv') throw fail('evaluator', `"train" needs space "conv" (the child trainer builds convolutional networks), got space "${space}"`);
-  if (evaluator === 'table' && space === 'conv') throw fail('evaluator', '"table" needs space "nb201" or "table"; the conv space has no table');
+  if (evaluator === 'train' && !trained) throw fail('evaluator', `"train" needs space "conv" or "rnn" (the spaces whose children are trained), got space "${space}"`);
+  if (evaluator === 'table' && trained) throw fail('evaluator', `"table" needs space "nb201" or "table"; the ${space} space has no table`);
+  if (space !== 'rnn' && root.rnn !== undefined && root.rnn !== null) throw fail('rnn', `only the rnn space has rnn settings; remove them for space "${space}"`);
   if (evaluator === 'table' && tablePath === null) {
     throw fail('tablePath', `required for the table evaluator: the ${space === 'nb201' ? 'NAS-Bench-201 CSV' : 'table space JSON'} file`);
   }
   if (evaluator === 'train' && tablePath !== null) throw fail('tablePath', 'only used by the table evaluator; remove it');
 
   const training = parseTraining(root.training);
-  if (evaluator === 'train' && training.dataset === 'cifar10' && training.dataDir === null) {
+  if (space === 'conv' && evaluator === 'train' && training.dataset === 'cifar10' && training.dataDir === null) {
     throw fail('training.dataDir', 'required for dataset "cifar10": the folder of data_batch_1.bin … data_batch_5.bin on the workers');
   }
   return {
@@ -200,6 +205,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     timeScale: opt('timeScale', nonNegative, d.timeScale),
     training,
     limits: parseLimits(root.limits),
+    rnn: space === 'rnn' ? parseRnnOptions(root.rnn, fail) : null,
   };
 }
 

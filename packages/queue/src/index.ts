@@ -20,6 +20,8 @@
 export type {
   ExperimentConfig, ExperimentCostReward, ExperimentLimits, ExperimentPolicyOptions, ExperimentTrainingOptions, EvaluatorName, SpaceName, TrainingDatasetName,
 } from './config';
+export type { ExperimentRnnOptions, RnnCorpusLevel, RnnCorpusName } from './rnn-config';
+export { RNN_CORPORA, RNN_EXPERIMENT_DEFAULTS, RNN_LEVELS } from './rnn-config';
 export { EVALUATOR_NAMES, EXPERIMENT_DEFAULTS, EXPERIMENT_ID_PATTERN, SPACE_NAMES, TRAINING_DATASETS, parseExperimentConfig } from './config';
 export type { ChildJob, ChildResult, StepJob, StepSample } from './jobs';
 export { STEP_ID_PATTERN, childJobId, parseChildJob, parseChildResult, parseStepJob, stepJobId } from './jobs';

@@ -27,12 +27,20 @@ export interface ChildJob {
 
 /** What a worker returns for a child job (its BullMQ return value). */
 export interface ChildResult {
-  /** What the controller optimises (train: best recent validation accuracy cubed; table: the table's reward). */
+  /**
+   * What the controller optimises (conv: best recent validation accuracy cubed; rnn: c / (validation
+   * perplexity)²; table: the table's reward).
+   */
   readonly reward: number;
-  /** Validation accuracy (train: best of the reward window; table: the table's reward). */
+  /**
+   * Validation accuracy, higher is better (conv: best of the reward window; rnn: 1 / validation perplexity,
+   * the geometric mean probability of the right next token, 0 when training diverged; table: the table's reward).
+   */
   readonly accuracy: number;
-  /** Validation accuracy after each epoch (table: [reward]). */
+  /** Validation accuracy after each epoch (rnn: 1 / perplexity; table: [reward]). */
   readonly curve: readonly number[];
+  /** rnn: the best epoch's validation perplexity; absent for the other spaces and for a child whose training diverged. */
+  readonly perplexity?: number;
   /** Training time in seconds (table: simulated, cost × timeScale). */
   readonly seconds: number;
   /** Trainable parameters (0 when the table does not say). */
@@ -119,11 +127,12 @@ export function parseStepJob(data: unknown): StepJob {
 /** Validates a child result (a worker's return value, a stored evaluation); throws InvalidJobError naming the field. */
 export function parseChildResult(data: unknown, where = 'result'): ChildResult {
   const d = object(data, where, fail);
-  onlyKeys(d, ['reward', 'accuracy', 'curve', 'seconds', 'parameters', 'worker', 'cached'], where, fail);
+  onlyKeys(d, ['reward', 'accuracy', 'curve', 'perplexity', 'seconds', 'parameters', 'worker', 'cached'], where, fail);
   return {
     reward: finite(d.reward, `${where}.reward`, fail),
     accuracy: finite(d.accuracy, `${where}.accuracy`, fail),
     curve: array(d.curve, `${where}.curve`, fail, (v, w) => finite(v, w, fail)),
+    ...(d.perplexity === undefined ? {} : { perplexity: finite(d.perplexity, `${where}.perplexity`, fail, (x) => x >= 1, '≥ 1') }),
     seconds: finite(d.seconds, `${where}.seconds`, fail, (x) => x >= 0, '≥ 0'),
     parameters: integer(d.parameters, `${where}.parameters`, fail, 0),
     worker: string(d.worker, `${where}.worker`, fail),

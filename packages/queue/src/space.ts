@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { ConvSpace, Nb201Space, parseTableSpace, SpaceFileError, type SearchSpace } from '@nasrl/spaces';
+import { ConvSpace, Nb201Space, parseTableSpace, RnnSpace, SpaceFileError, type SearchSpace } from '@nasrl/spaces';
 import type { ExperimentConfig } from './config';
+import { RNN_EXPERIMENT_DEFAULTS } from './rnn-config';
 
 /**
  * The search space of an experiment, as the controller samples it and the worker decodes it. A table space
@@ -12,6 +13,8 @@ export function createSpace(config: ExperimentConfig): SearchSpace {
       return new ConvSpace(config.spaceOptions) as SearchSpace;
     case 'nb201':
       return new Nb201Space() as SearchSpace;
+    case 'rnn':
+      return new RnnSpace({ base: (config.rnn ?? RNN_EXPERIMENT_DEFAULTS).base }) as SearchSpace;
     case 'table': {
       const file = config.tablePath ?? '';
       let text: string;

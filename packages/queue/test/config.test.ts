@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXPERIMENT_DEFAULTS, InvalidConfigError, parseExperimentConfig, redisOptionsFromUrl } from '../src';
+import { EXPERIMENT_DEFAULTS, InvalidConfigError, parseExperimentConfig, redisOptionsFromUrl, RNN_EXPERIMENT_DEFAULTS } from '../src';
 
 test('defaults are filled and the result is canonical', () => {
   const c = parseExperimentConfig({ id: 'exp-1' });
@@ -15,6 +15,19 @@ test('defaults are filled and the result is canonical', () => {
   const again = parseExperimentConfig(JSON.parse(JSON.stringify(c)));
   assert.equal(JSON.stringify(again), JSON.stringify(c));
   assert.equal(JSON.stringify(parseExperimentConfig(JSON.stringify(c))), JSON.stringify(c));
+});
+
+test('the rnn space trains its children with the small language-model defaults, and its settings are canonical', () => {
+  const c = parseExperimentConfig({ id: 'lm', space: 'rnn' });
+  assert.equal(c.evaluator, 'train');
+  assert.deepEqual(c.rnn, RNN_EXPERIMENT_DEFAULTS);
+  assert.equal(parseExperimentConfig({ id: 'cv' }).rnn, null, 'other spaces have no rnn settings');
+  const w = parseExperimentConfig({ id: 'lm', space: 'rnn', rnn: { base: 2, level: 'word', corpus: 'ptb', dataDir: '/data/ptb', trainTokens: null, rewardConstant: 50 } });
+  assert.deepEqual([w.rnn?.base, w.rnn?.level, w.rnn?.dataDir, w.rnn?.trainTokens, w.rnn?.rewardConstant, w.rnn?.hiddenSize], [2, 'word', '/data/ptb', null, 50, 32]);
+  assert.equal(JSON.stringify(parseExperimentConfig(JSON.stringify(w))), JSON.stringify(w));
+  // A configuration stored before the field existed reads as one without rnn settings.
+  const { rnn: _omitted, ...older } = parseExperimentConfig({ id: 'nb', space: 'nb201', tablePath: 't.csv' });
+  assert.equal(parseExperimentConfig(older).rnn, null);
 });
 
 test('table spaces default to the table evaluator and need a table', () => {
@@ -33,7 +46,7 @@ const bad: [unknown, RegExp][] = [
   [{ id: 'a', budgetArchs: 2.5 }, /budgetArchs: expected an integer/],
   [{ id: 'a', baselineDecay: 1 }, /baselineDecay: expected a number in \[0, 1\)/],
   [{ id: 'a', learningRate: 'fast' }, /learningRate: expected a finite number/],
-  [{ id: 'a', space: 'rnn' }, /space: expected one of "conv", "nb201", "table"/],
+  [{ id: 'a', space: 'lstm' }, /space: expected one of "conv", "nb201", "table", "rnn"/],
   [{ id: 'a', evaluator: 'table' }, /evaluator: "table" needs space/],
   [{ id: 'a', space: 'nb201', evaluator: 'train', tablePath: 'x' }, /evaluator: "train" needs space "conv"/],
   [{ id: 'a', tablePath: 'x.csv' }, /tablePath: only used by the table evaluator/],
@@ -45,6 +58,19 @@ const bad: [unknown, RegExp][] = [
   [{ id: 'a', space: 'table', tablePath: 't.json', spaceOptions: { anchors: false } }, /spaceOptions: only the conv space/],
   [{ id: 'a', reuseEvaluations: 'yes' }, /reuseEvaluations: expected true or false/],
   [{ id: 'a', timeScale: -1 }, /timeScale: expected a number ≥ 0/],
+  [{ id: 'a', space: 'rnn', rnn: { base: 6 } }, /rnn\.base: expected a power of two/],
+  [{ id: 'a', space: 'rnn', rnn: { base: 128 } }, /rnn\.base: expected an integer in \[2, 64\]/],
+  [{ id: 'a', space: 'rnn', rnn: { level: 'byte' } }, /rnn\.level: expected one of "word", "char"/],
+  [{ id: 'a', space: 'rnn', rnn: { corpus: 'ptb' } }, /rnn\.dataDir: required for corpus "ptb"/],
+  [{ id: 'a', space: 'rnn', rnn: { dataDir: '/data' } }, /rnn\.dataDir: only used by corpus "ptb"/],
+  [{ id: 'a', space: 'rnn', rnn: { hidden: 8 } }, /rnn\.hidden: unknown key \(accepted: base, corpus/],
+  [{ id: 'a', space: 'rnn', rnn: { hiddenSize: 0 } }, /rnn\.hiddenSize: expected an integer in \[1,/],
+  [{ id: 'a', space: 'rnn', rnn: { trainTokens: 1 } }, /rnn\.trainTokens: expected an integer in \[2,/],
+  [{ id: 'a', space: 'rnn', rnn: { dropout: 1 } }, /rnn\.dropout: expected a number in \[0, 1\)/],
+  [{ id: 'a', space: 'rnn', rnn: { rewardConstant: 0 } }, /rnn\.rewardConstant: expected a number > 0/],
+  [{ id: 'a', space: 'rnn', rnn: 'small' }, /rnn: expected an object/],
+  [{ id: 'a', space: 'rnn', evaluator: 'table', tablePath: 'x' }, /evaluator: "table" needs space "nb201" or "table"; the rnn space has no table/],
+  [{ id: 'a', rnn: { base: 2 } }, /rnn: only the rnn space has rnn settings; remove them for space "conv"/],
   [[1, 2], /\(root\): expected an object/],
   ['{not json', /not valid JSON/],
 ];

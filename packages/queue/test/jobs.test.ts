@@ -37,6 +37,10 @@ test('step jobs and results are validated', () => {
   const result = { reward: 0.5, accuracy: 0.8, curve: [0.7, 0.8], seconds: 3, parameters: 1000, worker: 'w1', cached: false };
   assert.deepEqual(parseChildResult(result), result);
   assert.throws(() => parseChildResult({ ...result, reward: NaN }), /result\.reward/);
+  const lm = { ...result, reward: 0.2, accuracy: 0.05, curve: [0.04, 0.05], perplexity: 20 };
+  assert.deepEqual(parseChildResult(lm), lm, 'a language-model child carries its perplexity');
+  assert.throws(() => parseChildResult({ ...lm, perplexity: 0.5 }), /result\.perplexity: expected a number ≥ 1/);
+  assert.throws(() => parseChildResult({ ...lm, perplexity: null }), /result\.perplexity: expected a finite number/);
   assert.equal(stepJobId('e1', 's1'), 'e1.s1');
   assert.equal(childJobId('e1', 's1', 3), 'e1.s1.3');
   assert.throws(() => parseChildJob(null), /\(payload\): expected an object/);

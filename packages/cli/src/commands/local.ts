@@ -12,14 +12,19 @@ import {
   ensureRedisServer, isAlive, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForAll, waitForExit, writePidFile, type Guard, type ServiceProcess,
 } from '../processes';
 import { RunOutput, writeFileAtomic } from '../report';
+import { RNN_LOCAL_FLAGS, RNN_LOCAL_HELP, rnnFlagOf, rnnLocalExperiment, rnnRetrainFlags } from './local-rnn';
 
-const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'preset', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr', 'refused-reward', 'time-scale', 'resume'];
+const VALUED = [
+  'shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'preset', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr',
+  'refused-reward', 'time-scale', 'resume', ...Object.keys(RNN_LOCAL_FLAGS),
+];
 const SWITCHES = ['help', 'no-reuse'];
 
-export const LOCAL_USAGE = `nasrl local [--space conv|nb201|table] [--preset ${CONV_PRESET_NAMES.join('|')}] [--budget-archs N] [--children M]
+export const LOCAL_USAGE = `nasrl local [--space conv|nb201|table|rnn] [--preset ${CONV_PRESET_NAMES.join('|')}] [--budget-archs N] [--children M]
             [--shards S] [--replicas K] [--workers W] [--dataset fashion-mnist|cifar10|synthetic] [--data-dir DIR]
             [--table PATH] [--epochs N] [--subset N] [--lr X] [--refused-reward worst|X] [--time-scale X] [--no-reuse]
-            [--out DIR] [--id ID]
+            [--base N] [--corpus brown|ptb] [--level char|word] [--hidden N] [--layers N] [--train-tokens N|all]
+            [--eval-tokens N|all] [--reward-c X] [--out DIR] [--id ID]
 nasrl local --resume DIR [--workers W] [--replicas K]
 
 Runs the whole cluster on this machine: its own redis-server (unless REDIS_URL is set), S parameter-server
@@ -29,6 +34,8 @@ needs --data-dir); the flags override them. --dataset, --data-dir, --epochs and 
 space; --table and --time-scale for nb201 (default table ${DEFAULT_NB201_TABLE}) and table (--table required:
 the table space JSON file). --refused-reward is what an architecture the evaluator refuses (over the limits,
 missing from the table) earns: the worst reward seen so far (default) or X.
+
+${RNN_LOCAL_HELP}
 
 The output folder (default runs/ID) follows the search while it runs: results.jsonl gets a line per evaluated
 architecture as it arrives, best.json is replaced when the best architectures change, and report.html is
@@ -100,7 +107,7 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
   const args = parseArgs(argv, VALUED, SWITCHES);
   if (args.flags.has('resume')) return resumeSetup(args);
   const space = stringFlag(args, 'space', 'conv');
-  if (!['conv', 'nb201', 'table'].includes(space)) throw new UsageError(`--space: expected conv, nb201 or table, got "${space}"`);
+  if (!['conv', 'nb201', 'table', 'rnn'].includes(space)) throw new UsageError(`--space: expected conv, nb201, table or rnn, got "${space}"`);
   const id = stringFlag(args, 'id', `${space}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`);
   refuseUnusedFlags(args, space);
   // NAS-Bench-201's accuracies are percent (scale 0.01, power 10); a table space's rewards stay as they are.
@@ -144,6 +151,9 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
         }),
       },
     };
+  } else if (space === 'rnn') {
+    if (presetName !== undefined) throw new UsageError(`--preset is for the conv space (${CONV_PRESET_NAMES.join(', ')}); --space ${space} has none`);
+    raw = rnnLocalExperiment(args, id, overrides);
   } else {
     if (presetName !== undefined) throw new UsageError(`--preset is for the conv space (${CONV_PRESET_NAMES.join(', ')}); --space ${space} has none`);
     raw = {
@@ -166,7 +176,8 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
     config = parseExperimentConfig(raw);
   } catch (err) {
     if (!(err instanceof InvalidConfigError)) throw err;
-    const hint = err.field === 'training.dataDir' ? ' (pass --data-dir DIR)' : '';
+    const flag = rnnFlagOf(err.field);
+    const hint = err.field === 'training.dataDir' ? ' (pass --data-dir DIR)' : flag !== undefined ? ` (${flag})` : '';
     throw new UsageError(`${err.message}${hint}`);
   }
   return {
@@ -228,6 +239,7 @@ export function resultLine(e: StoredEvaluation): Record<string, unknown> {
     curve: e.result.curve,
     parameters: e.result.parameters,
     seconds: e.result.seconds,
+    ...(e.result.perplexity === undefined ? {} : { perplexity: e.result.perplexity }),
     cached: e.result.cached,
     worker: e.result.worker,
     replica: e.replica,
@@ -247,9 +259,13 @@ export async function exportResults(store: ExperimentStore, id: string, out: str
   return lines.length;
 }
 
-/** The validation accuracy as people read it: conv children report a fraction, NAS-Bench-201 a percentage. */
+/**
+ * The validation accuracy as people read it: conv children report a fraction, NAS-Bench-201 a percentage,
+ * rnn children 1 / perplexity (shown as the perplexity).
+ */
 export function formatAccuracy(space: string, accuracy: number | null | undefined): string {
   if (accuracy === null || accuracy === undefined || !Number.isFinite(accuracy)) return '-';
+  if (space === 'rnn') return accuracy > 0 ? `perplexity ${(1 / accuracy).toFixed(2)}` : '-';
   if (space === 'conv') return `${(100 * accuracy).toFixed(2)}%`;
   if (space === 'nb201') return `${accuracy.toFixed(2)}%`;
   return accuracy.toFixed(4);
@@ -342,19 +358,22 @@ class Screen {
   }
 }
 
-/** The flags of one kind of space only: training flags for conv, table flags for nb201 and table. */
-const TRAINING_FLAGS = ['dataset', 'data-dir', 'epochs', 'subset'] as const;
-const TABLE_FLAGS = ['table', 'time-scale'] as const;
+/** The flags that only some spaces take (--preset is refused on its own, with the preset names). */
+const SPACE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  conv: ['dataset', 'data-dir', 'epochs', 'subset'],
+  nb201: ['table', 'time-scale'],
+  table: ['table', 'time-scale'],
+  rnn: Object.keys(RNN_LOCAL_FLAGS),
+};
 
-/** Refuses a flag the space does not use, rather than dropping it without a word. */
+/** Refuses a flag the space does not use, rather than dropping it without a word; says which spaces take it. */
 function refuseUnusedFlags(args: ParsedArgs, space: string): void {
-  const unused = space === 'conv' ? TABLE_FLAGS : TRAINING_FLAGS;
-  const given = unused.filter((f) => args.flags.has(f));
+  const own = SPACE_FLAGS[space] ?? [];
+  const all = [...new Set(Object.values(SPACE_FLAGS).flat())];
+  const given = all.filter((f) => args.flags.has(f) && !own.includes(f));
   if (given.length === 0) return;
-  const list = given.map((f) => `--${f}`).join(', ');
-  throw new UsageError(space === 'conv'
-    ? `${list}: only for --space nb201 or table, whose children are looked up in a table; the conv space trains them`
-    : `${list}: only for --space conv, whose children are trained; --space ${space} looks them up in --table`);
+  const takers = given.map((f) => `--${f} is for --space ${Object.keys(SPACE_FLAGS).filter((s) => SPACE_FLAGS[s]?.includes(f)).join(' or ')}`);
+  throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: not for --space ${space}, which takes ${own.map((f) => `--${f}`).join(', ')}; ${takers.join(', ')}`);
 }
 
 /** --table of the table space: its table space JSON file, which has no default. */
@@ -757,11 +776,17 @@ function printSummary(setup: LocalSetup, output: RunOutput, finished: boolean): 
       ? `nasrl local: ${output.results.length} of ${config.budgetArchs} architectures evaluated: ${shownPath(path.join(out, 'results.jsonl'))}`
       : `nasrl local: stopped after ${output.results.length} of ${config.budgetArchs} architectures; what was evaluated is in ${shownPath(path.join(out, 'results.jsonl'))}`,
   ];
-  if (best) lines.push(`  best validation accuracy ${formatAccuracy(config.space, best.accuracy as number)} (reward ${Number(best.reward).toFixed(4)}): ${shownPath(path.join(out, 'best.json'))}`);
+  if (best) {
+    const measure = config.space === 'rnn' ? `best validation ${formatAccuracy(config.space, best.accuracy as number)}` : `best validation accuracy ${formatAccuracy(config.space, best.accuracy as number)}`;
+    lines.push(`  ${measure} (reward ${Number(best.reward).toFixed(4)}): ${shownPath(path.join(out, 'best.json'))}`);
+  }
   lines.push(`  report: ${shownPath(path.join(out, 'report.html'))}`);
   if (!finished) lines.push(`  continue this run: ${nasrlCommand()} local --resume ${shownPath(out)}`);
   if (best && config.space === 'conv') {
     lines.push(`  retrain the best architecture: ${nasrlCommand()} train-arch ${shownPath(path.join(out, 'best.json'))} --final ${retrainFlags(config, setup.preset).join(' ')}`);
+  }
+  if (best && config.space === 'rnn') {
+    lines.push(`  train the best cell again: ${nasrlCommand()} train-arch ${shownPath(path.join(out, 'best.json'))} ${rnnRetrainFlags(config).map(shellQuote).join(' ')}`);
   }
   console.log(lines.join('\n'));
 }

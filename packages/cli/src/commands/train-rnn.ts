@@ -15,7 +15,8 @@ export const TRAIN_RNN_USAGE = `usage: nasrl train-arch nascell|lstm|CELL.json -
 Trains one language-model child of the recurrent-cell space (or the LSTM baseline), then prints its validation
 perplexity (the best epoch's; the reward is c / perplexity²) and the test perplexity of the final weights.
   ARCH               "nascell" (the published NAS cell), "lstm", or a cell JSON file
-                     ({"base": 8, "nodes": [...], "inject": {...}, "memoryOut": 12, "memoryIn": 8})
+                     ({"base": 8, "nodes": [...], "inject": {...}, "memoryOut": 12, "memoryIn": 8}), or
+                     the best.json of a \`nasrl local --space rnn\` run (its best cell)
   --corpus NAME      brown (default: embedded, 10,000 words + <unk>, split by document) or ptb (--data-dir
                      holds ptb.train.txt, ptb.valid.txt, ptb.test.txt)
   --level LEVEL      word (default) or char (bits per character are printed too)
@@ -53,8 +54,10 @@ export function readRnnArchitecture(source: string): { cell: LmCell; from: strin
   } catch (err) {
     throw new ArchitectureInputError(source, `not JSON (${(err as Error).message})`);
   }
-  // A best.json or results line keeps the cell under "architecture".
-  const inner = typeof json === 'object' && json !== null && 'architecture' in json ? (json as { architecture: unknown }).architecture : json;
+  // A results.jsonl line keeps the cell under "architecture", a best.json under "best.architecture".
+  const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const best = record(json) && record(json.best) ? json.best : json;
+  const inner = record(best) && 'architecture' in best ? best.architecture : best;
   let cell: RnnCell;
   try {
     cell = parseRnnCell(inner);
