@@ -140,6 +140,22 @@ test('--final trains on train + validation and reports the test accuracy after t
   assert.match(noTest.stderr, /--final reports the test accuracy/);
 });
 
+test('--lr sets the initial learning rate of the cosine schedule; a rate that is not positive is refused', async () => {
+  const args = ['train-arch', 'reference', '--subset', '50', '--epochs', '2', '--no-test'];
+  const base = await nasrl(args);
+  assert.equal(base.code, 0, base.output);
+  // After the first of two epochs the cosine schedule is at half its initial rate.
+  assert.match(base.stdout, /^epoch 1\/2 .* lr 0\.0500 /m);
+  const slow = await nasrl([...args, '--lr', '0.03']);
+  assert.equal(slow.code, 0, slow.output);
+  assert.match(slow.stdout, /^epoch 1\/2 .* lr 0\.0150 /m);
+  for (const bad of ['0', '-1', 'fast']) {
+    const r = await nasrl([...args, '--lr', bad]);
+    assert.equal(r.code, 2, `--lr ${bad}: ${r.output}`);
+    assert.match(r.stderr, /--lr: expected a (positive learning rate|number in \[0, 10\])/, bad);
+  }
+});
+
 test('a malformed best.json, results.jsonl or architecture is an error naming the file and the problem', withDir(async (dir) => {
   const cases: [string, string, RegExp][] = [
     ['no-arch.json', JSON.stringify({ experiment: 'e', evaluations: 1, best: { id: 'e.1', reward: 0.5 }, top: [] }), /no-arch\.json: best\.architecture is missing/],

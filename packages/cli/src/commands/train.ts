@@ -6,12 +6,12 @@ import type { BackendName } from '@nasrl/tf';
 import { DATASET_NAMES, loadDataset, withValidationInTraining } from '@nasrl/datasets';
 import type { Dataset, DatasetName } from '@nasrl/datasets';
 import { REFERENCE_CHILD, trainChild } from '@nasrl/child';
-import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
+import { intFlag, numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 
 /** What `nasrl train-arch --help` prints. */
 export const TRAIN_ARCH_USAGE = `usage: nasrl train-arch ARCH|reference [--id CHILD_ID | --line N] [--final] [--dataset fashion-mnist|cifar10|synthetic]
                           [--data-dir DIR] [--epochs N] [--subset N] [--test-subset N] [--no-test] [--batch-size N]
-                          [--seed N] [--no-augment] [--backend NAME] [--json]
+                          [--lr RATE] [--seed N] [--no-augment] [--backend NAME] [--json]
        nasrl train-arch nascell|lstm|CELL.json --space rnn [...]   (a language-model child: --space rnn --help)
 
 Trains one architecture as a worker would, then evaluates it once on the held-out test split that no search
@@ -31,6 +31,7 @@ validation and the test accuracy.
   --test-subset N    test images to keep; default all (10,000)
   --no-test          skip the test split (not with --final)
   --batch-size N     default 32; --seed N: default 1; --no-augment: no crop and flip
+  --lr RATE          initial learning rate of the momentum SGD (cosine decay); default 0.1
   --backend NAME     TensorFlow.js backend (default NASRL_TF_BACKEND, else the fastest that loads)
   --json             also print one JSON line: validationAccuracy (null with --final), testAccuracy, curve,
                      seconds, parameters, backend and the dataset's sizes
@@ -213,7 +214,7 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const args = parseArgs(argv, ['dataset', 'data-dir', 'epochs', 'subset', 'test-subset', 'batch-size', 'seed', 'backend', 'id', 'line'], ['json', 'no-augment', 'final', 'no-test']);
+    const args = parseArgs(argv, ['dataset', 'data-dir', 'epochs', 'subset', 'test-subset', 'batch-size', 'seed', 'backend', 'id', 'line', 'lr'], ['json', 'no-augment', 'final', 'no-test']);
     if (args.positional.length !== 1) throw new UsageError('expected one architecture: ARCH.json, best.json, results.jsonl or "reference"');
     if (args.flags.has('id') && args.flags.has('line')) throw new UsageError('--id and --line both pick a line: give one of them');
     const final = switchFlag(args, 'final');
@@ -230,6 +231,8 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     const testSubset = args.flags.has('test-subset') ? intFlag(args, 'test-subset', 0, 1) : undefined;
     const batchSize = intFlag(args, 'batch-size', 32, 1, 65536);
     const seed = intFlag(args, 'seed', 1, 0);
+    const learningRate = numberFlag(args, 'lr', 0.1, 0, 10);
+    if (learningRate === 0) throw new UsageError('--lr: expected a positive learning rate, got 0');
     const json = switchFlag(args, 'json');
     const backend = await chooseBackend(stringFlag(args, 'backend'));
     const dataDir = stringFlag(args, 'data-dir');
@@ -247,7 +250,7 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     if (final) process.stdout.write(`final training on ${count(data.train.count)} train+validation images; the curve is the accuracy on the ${count(testCount)} test images\n`);
     const monitored = final ? 'test' : 'validation';
     const result = await trainChild(input.architecture, data, {
-      epochs, batchSize, seed, evaluateTest: withTest && !final, ...(switchFlag(args, 'no-augment') ? { augment: false as const } : {}),
+      epochs, batchSize, seed, learningRate, evaluateTest: withTest && !final, ...(switchFlag(args, 'no-augment') ? { augment: false as const } : {}),
     }, {
       onEpoch: (e) => process.stdout.write(
         `epoch ${e.epoch}/${e.epochs}  loss ${e.trainLoss.toFixed(4)}  ${monitored} accuracy ${e.validationAccuracy.toFixed(4)}  ` +
