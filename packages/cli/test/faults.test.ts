@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer } from '@nasrl/queue';
+import { Queue, type Job } from 'bullmq';
+import { CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, parseExperimentConfig, startRedisServer, STEPS_QUEUE, type StepJob } from '@nasrl/queue';
 import { ParameterServerClient } from '@nasrl/ps';
 import { repoRoot, startService, type ServiceProcess } from '../src/processes';
 
@@ -38,11 +39,11 @@ async function cluster(id: string, budget: number, timeScale: number) {
   for (let w = 0; w < 3; w++) {
     services.push(startService(`worker ${w}`, 'services/worker/dist/src/main.js', { REDIS_URL: redis.url, NASRL_WORKER_ID: `w${w}`, NASRL_WORKER_LOCK_DURATION_MS: '3000' }, path.join(dir, `worker-${w}.log`)));
   }
-  const startController = (r: number, env: Record<string, string> = {}): ServiceProcess => {
+  const startController = (r: number, env: Record<string, string> = {}, onLine?: (line: Record<string, unknown>) => void): ServiceProcess => {
     const c = startService(`controller ${r}`, 'services/controller/dist/src/main.js', {
       REDIS_URL: redis.url, NASRL_CONTROLLER_EXPERIMENT: id, NASRL_CONTROLLER_REPLICA: String(r),
       NASRL_CONTROLLER_PS_SHARDS: addresses.join(','), NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true', ...env,
-    }, path.join(dir, `controller-${r}.log`));
+    }, path.join(dir, `controller-${r}.log`), onLine);
     services.push(c);
     return c;
   };
@@ -59,7 +60,7 @@ async function cluster(id: string, budget: number, timeScale: number) {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { config, store, shards, addresses, startShard, startController, waitForResults, stop, dir, redis: () => redis, restartRedis };
+  return { config, connection, store, shards, addresses, startShard, startController, waitForResults, stop, dir, redis: () => redis, restartRedis };
 }
 
 test('a shard killed with SIGKILL and restarted restores its checkpoint and the search finishes', { timeout: 300_000 }, async () => {
@@ -82,34 +83,73 @@ test('a shard killed with SIGKILL and restarted restores its checkpoint and the 
   }
 });
 
-test('a controller replica killed in the middle of a step: its gradient is applied exactly once', { timeout: 300_000 }, async () => {
+/**
+ * Pauses the children queue at a moment when one of `replica`'s steps is enqueued and has a child that no
+ * worker has started: that step cannot complete until the queue is resumed, so whatever happens to the
+ * replica meanwhile, the step is still to be done. Returns its step id, with the queue left paused.
+ */
+async function holdEnqueuedStep(children: Queue, steps: Queue, replica: number, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const notStarted = new Set(['waiting', 'paused', 'prioritized', 'delayed']);
+  for (;;) {
+    const candidates = (await steps.getJobs(['waiting-children'])).filter((j: Job<StepJob>) => j.data.replica === replica);
+    if (candidates.length > 0) {
+      await children.pause();
+      for (const step of candidates) {
+        const { unprocessed = [] } = await step.getDependencies({ unprocessed: { count: 1_000 } });
+        const states = await Promise.all(unprocessed.map((key) => children.getJobState(key.slice(`${DEFAULT_QUEUE_PREFIX}:${CHILDREN_QUEUE}:`.length))));
+        if (states.some((s) => notStarted.has(s))) return step.data.stepId;
+      }
+      await children.resume();
+    }
+    if (Date.now() > deadline) throw new Error(`replica ${replica} had no enqueued step with an unstarted child within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a controller replica killed while its enqueued step waits for children: the other replica completes that very step, and every step is applied once', { timeout: 300_000 }, async () => {
   const c = await cluster('fault-replica', 80, 0.004);
+  const children = new Queue(CHILDREN_QUEUE, { connection: c.connection, prefix: DEFAULT_QUEUE_PREFIX });
+  const steps = new Queue(STEPS_QUEUE, { connection: c.connection, prefix: DEFAULT_QUEUE_PREFIX });
   try {
-    const first = c.startController(0);
-    const second = c.startController(1);
-    await c.waitForResults(12, 120_000);
+    const appliedBy = new Map<string, number>();
+    const onLine = (r: number) => (line: Record<string, unknown>): void => {
+      if (line.event === 'step-applied' && typeof line.stepId === 'string') appliedBy.set(line.stepId, r);
+    };
+    const first = c.startController(0, {}, onLine(0));
+    const second = c.startController(1, {}, onLine(1));
+    await c.waitForResults(8, 120_000);
+    const held = await holdEnqueuedStep(children, steps, 0, 120_000);
+    assert.match(held, /^r0-/);
     first.child.kill('SIGKILL');
     await first.exited;
-    assert.equal(await second.exited, 0);
+    // Killed with its step enqueued and not done: no step processor could have applied it yet.
+    assert.equal(await c.store.isStepApplied(c.config.id, held), false, `step ${held} was still to be done when replica 0 died`);
+    await children.resume();
+    assert.equal(await second.exited, 0, `replica 1 exits cleanly; logs in ${c.dir}`);
+    assert.equal(await c.store.isStepApplied(c.config.id, held), true, `step ${held} of the killed replica was applied`);
+    assert.equal(appliedBy.get(held), 1, `step ${held} was completed by replica 1 (applied by: ${appliedBy.get(held) ?? 'nobody'})`);
     const results = await c.store.results(c.config.id);
+    assert.equal(results.filter((r) => r.stepId === held).length, 4, `every child of step ${held} was evaluated once`);
     assert.equal(results.length, 80);
-    const steps = new Set(results.map((r) => r.stepId));
-    assert.ok([...steps].some((s) => s.startsWith('r0-')), 'the killed replica had steps in flight or done');
+    assert.equal(new Set(results.map((r) => r.childId)).size, 80, 'no architecture counted twice');
+    const stepIds = new Set(results.map((r) => r.stepId));
     // Every step (the killed replica's included) was completed by a step processor and marked applied.
-    for (const s of steps) assert.equal(await c.store.isStepApplied(c.config.id, s), true, `step ${s} applied`);
+    for (const s of stepIds) assert.equal(await c.store.isStepApplied(c.config.id, s), true, `step ${s} applied`);
     const client = new ParameterServerClient({ shards: c.addresses });
     try {
       for (const shard of await client.stats(c.config.id)) {
         const e = shard.experiments.find((x) => x.experiment === c.config.id);
         assert.ok(e);
         // One applied push per step on every shard, and each step applied once: version == number of steps.
-        assert.equal(e.pushesApplied, steps.size, `shard ${shard.shard}: ${e.pushesApplied} pushes applied for ${steps.size} steps`);
-        assert.equal(e.version, steps.size);
+        assert.equal(e.pushesApplied, stepIds.size, `shard ${shard.shard}: ${e.pushesApplied} pushes applied for ${stepIds.size} steps`);
+        assert.equal(e.version, stepIds.size);
       }
     } finally {
       client.close();
     }
   } finally {
+    await Promise.allSettled([children.close(), steps.close()]);
     await c.stop();
   }
 });
