@@ -79,6 +79,8 @@ async function main(): Promise<void> {
   const stepsQueue = new Queue(STEPS_QUEUE, { connection, prefix });
   const childrenQueue = new Queue(CHILDREN_QUEUE, { connection, prefix });
   queues = { children: childrenQueue, steps: stepsQueue };
+  // A replica waiting for its step listens for the steps queue closing: one listener per hosted replica.
+  stepsQueue.setMaxListeners(10 + 2 * config.replicas.length);
   // BullMQ leaves a connection it is given open on close(): these are closed below, after their users.
   const eventsConnection = connection.duplicate();
   const workerConnection = connection.duplicate();

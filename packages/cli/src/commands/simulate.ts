@@ -198,7 +198,7 @@ function simulationReport(o: {
     evaluationsPerSecond: results.length / (o.wallMs / 1000),
     workerUtilisation: { overall: u.overall, steady: u.steady, stepBound: u.stepBound },
     staleness: { ...distribution(r.staleness), histogram },
-    redis: { commandsPerEvaluation: commands.total / Math.max(1, results.length), commands: commands.total, topCommands: commands.byCommand.slice(0, 12) },
+    redis: { commandsPerEvaluation: commands.total / Math.max(1, results.length), commands: commands.total, topCommands: commands.byCommand },
     pushesPerSecondPerShard: distribution([...r.pushes.values()].map((p) => (p.last > p.first ? (1000 * p.count) / (p.last - p.first) : NaN)).filter(Number.isFinite)),
     controllerCpuMsPerStep: r.controllerCpuMs / Math.max(1, r.steps),
     steps: r.steps,
