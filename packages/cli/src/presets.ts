@@ -39,7 +39,7 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
         dataset: 'fashion-mnist', subset: 6000, validationSubset: 5000, epochs: 2, batchSize: 32, learningRate: 0.03, augment: false,
       },
     },
-    retrain: ['--dataset', 'fashion-mnist', '--epochs', '5'],
+    retrain: ['--dataset', 'fashion-mnist', '--epochs', '10', '--lr', '0.03', '--no-augment'],
   },
   paper: {
     name: 'paper',
