@@ -23,8 +23,8 @@ export { compileTrainOptions, evaluate, learningRateAt, rewardOf, trainChild } f
 export { REFERENCE_CHILD } from './reference';
 export { expectNoLeakedTensors } from './leaks';
 export { ArchitectureTooLargeError, TrainingCancelledError, TrainingOptionError } from './errors';
-export type { LayerState, LayerWeights, LmCell } from './lm-cell';
-export { gateCount, lstmStep, rnnCellStep, runLayer } from './lm-cell';
+export type { LayerState, LayerWeights, LeafPlan, LmCell } from './lm-cell';
+export { gateCount, lstmStep, planLeaves, rnnCellStep, runLayer } from './lm-cell';
 export type { LmSegment, LmShape, LmVariable } from './lm-model';
 export { LanguageModel, checkLmShape, disposeState, lmParameterCount } from './lm-model';
 export type { CompiledLmTrainOptions, LmData, LmEpochReport, LmStepSettings, LmTrainHooks, LmTrainOptions, LmTrainResult } from './lm-trainer';

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { NAS_CELL, RnnSpace, type RnnCell } from '@nasrl/spaces';
+import { NAS_CELL, RnnSpace, rnnCellTree, type RnnCell } from '@nasrl/spaces';
 import { seededRandom } from '@nasrl/datasets';
 import { selectBackend } from '@nasrl/tf';
 import {
-  expectNoLeakedTensors, LanguageModel, lmParameterCount, lmTrainStep, perplexityReward, runLayer, SegmentReader,
+  expectNoLeakedTensors, LanguageModel, lmParameterCount, lmTrainStep, perplexityReward, planLeaves, rnnCellStep, runLayer, SegmentReader,
   trainLanguageModel, type LayerState, type LmCell, type LmSegment, type LmShape,
 } from '../src';
 import { referenceLoss, vecMat, type Params } from './lm-reference';
@@ -243,4 +243,51 @@ test('language-model options and shapes are checked with the option named', asyn
   assert.equal(perplexityReward(Infinity), 0);
   // Base 8, 2 layers of 4, vocabulary 6, untied: embedding 24, per layer (4 + 4) × 32, softmax 24 + 6.
   assert.equal(lmParameterCount({ kind: 'rnn', cell: NAS_CELL }, { vocabularySize: 6, layers: 2, hiddenSize: 4, embeddingSize: 4, tied: false }), 24 + 2 * 8 * 32 + 24 + 6);
+});
+
+/** The cell step node by node, two ops per node (what rnnCellStep computed before its leaves ran together). */
+function stepNodeByNode(cell: RnnCell, x: tf.Tensor2D, state: LayerState, recurrent: tf.Tensor2D): LayerState {
+  const xs = tf.split(x, cell.base, 1) as tf.Tensor2D[];
+  const hs = tf.split(tf.matMul(state.h, recurrent), cell.base, 1) as tf.Tensor2D[];
+  const act = { identity: (v: tf.Tensor2D) => v, tanh: tf.tanh, sigmoid: tf.sigmoid, relu: tf.relu } as const;
+  const comb = (kind: string, a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => (kind === 'add' ? tf.add(a, b) : tf.mul(a, b));
+  const values: tf.Tensor2D[] = [];
+  let c: tf.Tensor2D | undefined;
+  for (const node of rnnCellTree(cell.base)) {
+    const op = cell.nodes[node.index] as RnnCell['nodes'][number];
+    const [a, b] = node.children === null ? [xs[node.index], hs[node.index]] : [values[node.children[0]], values[node.children[1]]];
+    const pre = comb(op.combination, a as tf.Tensor2D, b as tf.Tensor2D);
+    if (node.index === cell.memoryOut) c = pre;
+    let value = act[op.activation](pre) as tf.Tensor2D;
+    if (node.index === cell.memoryIn) value = act[cell.inject.activation](comb(cell.inject.combination, value, state.c)) as tf.Tensor2D;
+    values.push(value);
+  }
+  return { h: values[values.length - 1] as tf.Tensor2D, c: c as tf.Tensor2D };
+}
+
+test('the leaves run together (masked combinations and activations) and give the node-by-node step for 30 random cells (cpu and wasm)', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    for (let seed = 0; seed < 30; seed++) {
+      const base = seed % 3 === 0 ? 2 : 8;
+      const cell = randomCell(base, 100 + seed);
+      const random = seededRandom(seed);
+      const [N, H] = [3, 4];
+      const diff = tf.tidy(() => {
+        const x = tf.tensor2d(Float32Array.from(randomArray(N * base * H, random)), [N, base * H]);
+        const state = { h: tf.tensor2d(Float32Array.from(randomArray(N * H, random)), [N, H]), c: tf.tensor2d(Float32Array.from(randomArray(N * H, random)), [N, H]) };
+        const U = tf.tensor2d(Float32Array.from(randomArray(H * base * H, random)), [H, base * H]);
+        const fused = rnnCellStep(cell, x, state, U, planLeaves(cell, N, H));
+        const plain = stepNodeByNode(cell, x, state, U);
+        return [tf.max(tf.abs(tf.sub(fused.h, plain.h))).dataSync()[0] as number, tf.max(tf.abs(tf.sub(fused.c, plain.c))).dataSync()[0] as number];
+      });
+      assert.ok(Math.max(...diff) <= 1e-6, `${backend}, cell ${seed}: h differs by ${diff[0]}, c by ${diff[1]}`);
+    }
+  }
+  // The plan's masks: the most used activation needs none, the others one each; one combination needs no mask.
+  const plan = planLeaves(NAS_CELL, 2, 3);
+  assert.deepEqual(plan.activations.map((a) => [a.kind, a.mask === null]), [['sigmoid', true], ['relu', false], ['tanh', false]]);
+  assert.ok(typeof plan.combination !== 'string', 'leaf 3 multiplies: a mask');
+  assert.deepEqual(Array.from((plan.combination as tf.Tensor2D).dataSync()).slice(0, 8 * 3), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  tf.dispose([plan.combination as tf.Tensor2D, ...plan.activations.map((a) => a.mask).filter((m): m is tf.Tensor2D => m !== null)]);
 });
