@@ -15,51 +15,13 @@
 // to install it; nothing is skipped.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const YAML = require('yaml');
-const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const { ROOT, run, runOk, parseYaml, readYamlFile, composeConfig, kustomize, resolveEnv } = require('./render');
 const DEPLOY = path.join(ROOT, 'deploy');
 const PAPER_ENV = 'deploy/compose/paper.env';
-
-// ---------------------------------------------------------------------------------------------- tools
-
-const INSTALL = {
-  'docker-compose': 'install it with `apt-get install -y docker-compose` (Debian/Ubuntu)',
-  kubectl: 'kubectl (with its built-in kustomize) is expected on the machine image; install it from https://kubernetes.io/docs/tasks/tools/ (e.g. `apt-get install -y kubectl` from the Kubernetes apt repository)',
-  promtool: 'install it with `apt-get install -y prometheus` (Debian/Ubuntu ship promtool in that package)',
-  sh: 'a POSIX shell is needed to syntax-check deploy/docker/entrypoint.sh',
-};
-
-/** Runs a command; a missing executable fails with its install hint. */
-function run(cmd, args, { input, env, cwd = ROOT } = {}) {
-  const r = spawnSync(cmd, args, { cwd, input, env: env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
-  if (r.error && r.error.code === 'ENOENT') assert.fail(`${cmd} is not installed: ${INSTALL[cmd] ?? 'install it'}`);
-  // EPIPE: the command exited before reading its input; its status and stderr say why.
-  if (r.error && r.error.code !== 'EPIPE') throw r.error;
-  return r;
-}
-
-function runOk(cmd, args, opts) {
-  const r = run(cmd, args, opts);
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} exited with ${r.status}:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** Every non-empty YAML document of `text` as plain JSON values; a YAML error names the document. */
-function parseYaml(text) {
-  return YAML.parseAllDocuments(text)
-    .map((doc, i) => {
-      assert.deepEqual(doc.errors, [], `YAML document ${i}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      return doc.toJSON();
-    })
-    .filter((d) => d !== null && d !== undefined);
-}
-
-const readYamlFile = (rel) => parseYaml(fs.readFileSync(path.join(ROOT, rel), 'utf8'));
 
 // ------------------------------------------------------------------------- what the services accept
 
@@ -151,22 +113,6 @@ function serviceOf(args, where) {
 }
 
 // ----------------------------------------------------------------------------------- docker-compose
-
-function composeEnv(extra = {}) {
-  // Interpolation defaults only: the caller's NASRL_* / REDIS_URL must not change what is checked.
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(NASRL_|REDIS_URL$|CIFAR10_URL$|GRAFANA_|COMPOSE_)/.test(k)) env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-function composeConfig(extra, { envFile } = {}) {
-  const out = runOk('docker-compose', ['-f', 'docker-compose.yml', ...(envFile ? ['--env-file', envFile] : []), 'config'], { env: composeEnv(extra) });
-  const [doc] = parseYaml(out);
-  assert.ok(doc && doc.services, 'docker-compose config printed no services');
-  return doc;
-}
 
 /** A service's volumes as {type, source, target, readOnly}, from the short ("src:dst:mode") or the long form. */
 function mountsOf(svc) {
@@ -531,11 +477,6 @@ const API_VERSIONS = {
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const subset = (sel, labels) => Object.entries(sel ?? {}).every(([k, v]) => labels?.[k] === v);
 
-function kustomize(overlay) {
-  const out = runOk('kubectl', ['kustomize', `deploy/k8s/overlays/${overlay}`]);
-  return parseYaml(out);
-}
-
 function checkContainer(c, where, podVolumes) {
   assert.ok(c.name && DNS1123.test(c.name), `${where}: container name`);
   assert.ok(typeof c.image === 'string' && /:[\w.-]+$/.test(c.image) && !c.image.endsWith(':latest'), `${where}: image ${c.image} needs a pinned tag`);
@@ -567,27 +508,6 @@ function checkContainer(c, where, podVolumes) {
   }
   for (const m of c.volumeMounts ?? []) assert.ok(podVolumes.has(m.name), `${where}: volumeMount ${m.name} has no volume`);
   return { portNames, portNumbers };
-}
-
-/** Resolves a container's env to plain values as the pod `podName` would see them. */
-function resolveEnv(c, podName, configMaps, where) {
-  const env = {};
-  for (const e of c.env ?? []) {
-    if ('value' in e) env[e.name] = e.value;
-    else if (e.valueFrom.fieldRef) {
-      assert.equal(e.valueFrom.fieldRef.fieldPath, 'metadata.name', `${where}: env ${e.name}: only metadata.name is resolved here`);
-      env[e.name] = podName;
-    } else if (e.valueFrom.configMapKeyRef) {
-      const { name, key } = e.valueFrom.configMapKeyRef;
-      const cm = configMaps.get(name);
-      assert.ok(cm, `${where}: env ${e.name} refers to a ConfigMap ${name} that is not rendered`);
-      assert.ok(cm.data && key in cm.data, `${where}: env ${e.name}: ConfigMap ${name} has no key ${key}`);
-      env[e.name] = cm.data[key];
-    } else {
-      assert.fail(`${where}: env ${e.name}: unsupported valueFrom ${JSON.stringify(e.valueFrom)}`);
-    }
-  }
-  return env;
 }
 
 /**
