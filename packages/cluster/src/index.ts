@@ -12,7 +12,7 @@
  * await replica.run();
  * ```
  */
-export { ControllerReplica } from './replica';
+export { ControllerReplica, initOnce } from './replica';
 export type { ReplicaOptions, ReplicaSummary } from './replica';
 export { createStepProcessor } from './step-processor';
 export type { DroppedPush, StepLog, StepProcessorOptions, StepSummary } from './step-processor';

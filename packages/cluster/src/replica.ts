@@ -33,6 +33,26 @@ export interface ReplicaOptions {
   readonly reservationStaleMs?: number;
   /** How often a replica with nothing to reserve looks again while other replicas hold reservations. Default 1,000 ms. */
   readonly pollMs?: number;
+  /**
+   * Offers the initial parameters to the shards. Replicas hosted by one process share one (initOnce), so that
+   * a hundred replicas starting together send the shards one offer per process, not one each. Default: this
+   * replica's own offer.
+   */
+  readonly init?: () => Promise<void>;
+}
+
+/**
+ * The initial offer of an experiment's parameters to the shards, made once however often it is called; a
+ * failed offer is forgotten, so the next call tries again.
+ */
+export function initOnce(runtime: ExperimentRuntime, params: ParameterServerClient, signal?: AbortSignal): () => Promise<void> {
+  let offered: Promise<void> | null = null;
+  return () => {
+    offered ??= retryTransient(() => params.init(runtime.config.id, forShards(runtime.policy.parameters()), { learningRate: runtime.config.learningRate }), undefined, signal)
+      .then(() => undefined);
+    offered.catch(() => (offered = null));
+    return offered;
+  };
 }
 
 /** What a replica did before it stopped. */
@@ -61,11 +81,11 @@ export class ControllerReplica {
    * (`nasrl stop`) or the signal aborts.
    */
   async run(signal?: AbortSignal): Promise<ReplicaSummary> {
-    const { config, policy } = this.o.runtime;
+    const { config } = this.o.runtime;
     const staleMs = this.o.reservationStaleMs ?? 60_000;
-    // Every replica offers the same initial parameters; the shards keep the first and ignore the rest. The
-    // experiment's learning rate travels with them: the shards apply its pushes with it.
-    await retryTransient(() => this.o.params.init(config.id, forShards(policy.parameters()), { learningRate: config.learningRate }), undefined, signal);
+    // Every replica (or process of replicas) offers the same initial parameters; the shards keep the first and
+    // ignore the rest. The experiment's learning rate travels with them: the shards apply its pushes with it.
+    await (this.o.init ?? initOnce(this.o.runtime, this.o.params, signal))();
     let steps = 0;
     let sampled = 0;
     let stopped = false;

@@ -2,19 +2,27 @@ import { setMaxListeners } from 'node:events';
 import { FlowProducer, Queue, QueueEvents, Worker, type JobType } from 'bullmq';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { ControllerReplica, createStepProcessor, experimentRuntime, runtimeCache } from '@nasrl/cluster';
+import { ControllerReplica, createStepProcessor, experimentRuntime, initOnce, runtimeCache } from '@nasrl/cluster';
 import { CHILDREN_QUEUE, connectRedis, ExperimentNotFoundError, ExperimentStore, parseExperimentConfig, STEPS_QUEUE } from '@nasrl/queue';
 import { controllerMetrics, createRegistry, QUEUE_STATES, startMetricsServer, type MetricsServer, type QueueJobCounts } from '@nasrl/metrics';
 import { ParameterServerClient } from '@nasrl/ps';
 import { ControllerConfigError, parseControllerEnv } from './config';
 
 // One controller process: the loop of its replica, or of each of its replicas (NASRL_CONTROLLER_REPLICAS), and a
-// step processor (any replica completes any step) with one slot per replica, as that many processes would have.
+// step processor (any replica completes any step) with a few slots.
 // Serves /metrics, /healthz and /readyz (NASRL_CONTROLLER_METRICS_*; its address in a "metrics_listening" line);
 // ready while connected to Redis with the experiment loaded.
 function log(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), service: 'controller', event, ...fields })}\n`);
 }
+
+/**
+ * Steps a process completes at once, whatever the number of replicas it hosts. A step's work is mostly CPU
+ * (the gradient) in this one thread: a step taken while others wait for the CPU holds its lock without
+ * progress, and on a busy machine loses it (BullMQ then fails the step as stalled). A step left waiting is
+ * safe: any replica's processor takes it.
+ */
+const STEP_SLOTS = 4;
 
 async function main(): Promise<void> {
   let config;
@@ -87,7 +95,7 @@ async function main(): Promise<void> {
   const stepsEvents = new QueueEvents(STEPS_QUEUE, { connection: eventsConnection, prefix });
   await stepsEvents.waitUntilReady();
   const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics, log: ({ event, ...fields }) => log(event, fields) });
-  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: config.replicas.length });
+  const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: Math.min(config.replicas.length, STEP_SLOTS) });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
   stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
 
@@ -134,8 +142,9 @@ async function main(): Promise<void> {
   // The replicas of one process share its connections, shard client and policy (each step sets the policy's
   // parameters and samples from them without yielding), and nothing else: each reserves, samples and waits
   // under its own index, as a process of its own would.
+  const init = initOnce(runtime, params, abort.signal);
   const summaries = await Promise.all(config.replicas.map((index) => new ControllerReplica({
-    runtime, replica: index, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs,
+    runtime, replica: index, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs, init,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
     onStep: (info) => log('step-done', { replica: index, ...info }),
   }).run(abort.signal).then((summary) => ({ index, summary }))));

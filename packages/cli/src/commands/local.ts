@@ -75,6 +75,8 @@ export interface LocalSetup {
   readonly workerProcesses?: number;
   /** Told every JSON log line of every service (`nasrl simulate` reads staleness and CPU from them). */
   readonly onServiceLine?: (service: string, line: Record<string, unknown>) => void;
+  /** More environment of every shard (its staleness policy, for example). Default none. */
+  readonly shardEnv?: Readonly<Record<string, string>>;
   /** Called once every shard listens and every worker is ready, just before the controllers start. */
   readonly beforeControllers?: (ctx: { readonly store: ExperimentStore; readonly redisUrl: string }) => Promise<void>;
 }
@@ -660,6 +662,7 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
         NASRL_PS_CHECKPOINT_INTERVAL_MS: '5000',
         NASRL_PS_METRICS_HOST: '127.0.0.1',
         NASRL_PS_METRICS_PORT: '0',
+        ...setup.shardEnv,
       }, 'param-server', false));
     }
     const addresses = (await startup(waitForAll(shardProcs, 'listening', 60_000))).map((line) => String(line.address));

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { STALENESS_RULES } from '@nasrl/ps';
 import { Nb201Table } from '@nasrl/search';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { DEFAULT_NB201_TABLE } from '../defaults';
@@ -10,7 +11,7 @@ import { localExperiment, runLocalCluster, type LocalSetup } from './local';
 
 export const SIMULATE_USAGE = `nasrl simulate [--shards S] [--replicas K] [--children M] [--workers W] [--budget-archs N]
                [--controller-processes P] [--worker-processes Q] [--time-scale X] [--table PATH] [--lr X]
-               [--out DIR] [--id ID] [--json]
+               [--staleness-bound N|unbounded] [--staleness-rule none|inverse|inverse-sqrt] [--out DIR] [--id ID] [--json]
 
 The paper's parallel setup on one machine, with simulated children: NAS-Bench-201 rewards, and training
 times from its table (cifar10_train_seconds_200ep × 12/200) × --time-scale, slept by the workers. Defaults
@@ -22,9 +23,12 @@ of every applied gradient (versions behind, per shard push), Redis commands per 
 commandstats), pushes per second per shard, CPU per controller step and per role, the summed memory of the
 run's processes and the search's quality curve; writes them to DIR/simulation.json (default runs/ID).
   --time-scale X   simulated seconds per tabulated second (default 0.25: children of 8-52 s, median 27 s)
+  --staleness-bound N, --staleness-rule R
+                   the shards' staleness policy (SPEC section 5): refuse gradients more than N versions
+                   behind; scale the learning rate by 1/(1+s) or 1/sqrt(1+s). Default unbounded, none
   --json           also print the report as one JSON line`;
 
-const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'controller-processes', 'worker-processes', 'time-scale', 'table', 'lr', 'out', 'id'];
+const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'controller-processes', 'worker-processes', 'time-scale', 'table', 'lr', 'out', 'id', 'staleness-bound', 'staleness-rule'];
 
 /** Reads what a simulation reports from the services' log lines and from /proc while it runs. */
 class Recorder {
@@ -32,6 +36,7 @@ class Recorder {
   readonly staleness: number[] = [];
   readonly pushes = new Map<number, { count: number; first: number; last: number }>();
   steps = 0;
+  refusedStale = 0;
   controllerCpuMs = 0;
   controllerProcessesClosed = 0;
   peakRssBytes = 0;
@@ -54,6 +59,7 @@ class Recorder {
         const at = Date.parse(String(line.t));
         if (line.push.length > 0) this.steps++;
         for (const p of line.push as { shard?: unknown; status?: unknown; staleness?: unknown }[]) {
+          if (p.status === 'rejected-stale') this.refusedStale++;
           if (p.status !== 'applied' || typeof p.shard !== 'number') continue;
           if (typeof p.staleness === 'number') this.staleness.push(p.staleness);
           const s = this.pushes.get(p.shard) ?? { count: 0, first: at, last: at };
@@ -88,6 +94,10 @@ class Recorder {
 /** What `nasrl simulate` reports (DIR/simulation.json). */
 export interface SimulationReport {
   readonly sizes: { shards: number; replicas: number; childrenPerStep: number; workers: number; budgetArchs: number; controllerProcesses: number; workerProcesses: number; timeScale: number };
+  /** The shards' staleness policy. */
+  readonly stalenessPolicy: { bound: string; rule: string };
+  /** Shard pushes refused as stale (SPEC section 5's bound). */
+  readonly refusedStale: number;
   readonly evaluated: number;
   readonly distinctChildren: number;
   readonly startupSeconds: number;
@@ -130,6 +140,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     ...passed('lr'), ...passed('out'), ...passed('id', `sim-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`),
   ]);
   const { config, out } = experiment;
+  const bound = stringFlag(args, 'staleness-bound', 'unbounded');
+  if (!/^(\d{1,9}|unbounded)$/.test(bound)) throw new UsageError(`--staleness-bound: expected a non-negative integer or "unbounded", got ${JSON.stringify(bound)}`);
+  const rule = stringFlag(args, 'staleness-rule', 'none');
+  if (!(STALENESS_RULES as readonly string[]).includes(rule)) throw new UsageError(`--staleness-rule: expected ${STALENESS_RULES.join(', ')}, got ${JSON.stringify(rule)}`);
   const table = Nb201Table.load(config.tablePath ?? '');
   const recorder = new Recorder();
   const launched = Date.now();
@@ -148,6 +162,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const sampler = setInterval(() => recorder.sample(sampleRun(out, redisPid(), [process.pid])), 1_000);
   const setup: LocalSetup = {
     ...experiment, shards, replicas, workers, controllerProcesses, workerProcesses,
+    shardEnv: { NASRL_PS_STALENESS_BOUND: bound, NASRL_PS_STALENESS_RULE: rule },
     onServiceLine: (service, line) => recorder.line(service, line),
     beforeControllers: async ({ store }) => {
       controllersAt = Date.now();
@@ -189,6 +204,8 @@ function simulationReport(o: {
       shards: setup.shards, replicas: setup.replicas, childrenPerStep: setup.config.childrenPerStep, workers: setup.workers, budgetArchs: setup.config.budgetArchs,
       controllerProcesses: setup.controllerProcesses ?? setup.replicas, workerProcesses: setup.workerProcesses ?? setup.workers, timeScale: setup.config.timeScale,
     },
+    stalenessPolicy: { bound: setup.shardEnv?.NASRL_PS_STALENESS_BOUND ?? 'unbounded', rule: setup.shardEnv?.NASRL_PS_STALENESS_RULE ?? 'none' },
+    refusedStale: r.refusedStale,
     evaluated: results.length,
     distinctChildren: new Set(results.map((e) => e.childId)).size,
     startupSeconds: o.startupMs / 1000,
@@ -216,7 +233,7 @@ function printReport(r: SimulationReport): void {
     `nasrl simulate: S=${s.shards} shards, K=${s.replicas} replicas (${s.controllerProcesses} processes) × m=${s.childrenPerStep}, W=${s.workers} workers (${s.workerProcesses} processes), time scale ${s.timeScale}`,
     `  evaluated ${r.evaluated} of ${s.budgetArchs} (${r.distinctChildren} distinct children) in ${r.wallSeconds.toFixed(0)} s: ${r.evaluationsPerSecond.toFixed(1)}/s; start-up ${r.startupSeconds.toFixed(1)} s`,
     `  worker utilisation: ${pct(r.workerUtilisation.steady)} once started (${pct(r.workerUtilisation.overall)} overall); synchronous steps allow ${pct(r.workerUtilisation.stepBound)}`,
-    `  staleness (versions behind, per applied shard push): median ${r.staleness.median}, mean ${r.staleness.mean.toFixed(1)}, p90 ${r.staleness.p90}, max ${r.staleness.max} (${r.staleness.count} pushes)`,
+    `  staleness (versions behind, per applied shard push): median ${r.staleness.median}, mean ${r.staleness.mean.toFixed(1)}, p90 ${r.staleness.p90}, max ${r.staleness.max} (${r.staleness.count} pushes; bound ${r.stalenessPolicy.bound}, rule ${r.stalenessPolicy.rule}, ${r.refusedStale} refused as stale)`,
     `  Redis: ${r.redis.commandsPerEvaluation.toFixed(1)} commands per evaluation (${r.redis.topCommands.slice(0, 6).map(([c, n]) => `${c} ${(n / Math.max(1, r.evaluated)).toFixed(1)}`).join(', ')})`,
     `  pushes per second per shard: median ${r.pushesPerSecondPerShard.median.toFixed(2)}; controller CPU per step ${r.controllerCpuMsPerStep.toFixed(1)} ms (${r.steps} steps)`,
     `  CPU seconds by role: ${Object.entries(r.cpuSecondsByRole).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`,
