@@ -6,6 +6,8 @@ import { retryTransient } from './retry';
 import { depthFor, forShards, hashSeed, layersArg, type ExperimentRuntime } from './experiment';
 import type { SampleObserver } from './observe';
 import { decodeStepParameters, encodeStepParameters } from './step-parameters';
+import type { StepLog } from './step-processor';
+import { waitForStep } from './step-wait';
 
 /** How long a step's sampling parameters are kept if its step never completes (as long as failed jobs). */
 export const STEP_PARAMETERS_TTL_SECONDS = 7 * 24 * 3600;
@@ -33,6 +35,13 @@ export interface ReplicaOptions {
   readonly reservationStaleMs?: number;
   /** How often a replica with nothing to reserve looks again while other replicas hold reservations. Default 1,000 ms. */
   readonly pollMs?: number;
+  /**
+   * Times the replica puts its step back to be processed again when the step job fails (BullMQ fails a step
+   * whose lock was lost too often on a busy machine as stalled) before it gives the step up and goes on. Default 3.
+   */
+  readonly failedStepRetries?: number;
+  /** Where a failed or given-up step is reported (level warn). Default: nowhere. */
+  readonly log?: StepLog;
   /**
    * Offers the initial parameters to the shards. Replicas hosted by one process share one (initOnce), so that
    * a hundred replicas starting together send the shards one offer per process, not one each. Default: this
@@ -157,31 +166,8 @@ export class ControllerReplica {
       await enqueueStep(this.o.flow, step, children);
     }
     await this.o.store.releaseReservation(config.id, r.stepId);
-    await this.waitForStep(parentId, signal);
+    await waitForStep(parentId, { stepsQueue: this.o.stepsQueue, stepsEvents: this.o.stepsEvents, retries: this.o.failedStepRetries ?? 3, ...(this.o.log ? { log: this.o.log } : {}) }, signal);
     return layers;
-  }
-
-  private async waitForStep(parentId: string, signal?: AbortSignal): Promise<void> {
-    const job = await Job.fromId(this.o.stepsQueue, parentId);
-    if (!job) throw new Error(`step job ${parentId} vanished from the steps queue`);
-    const finished = job.waitUntilFinished(this.o.stepsEvents);
-    if (!signal) {
-      await finished;
-      return;
-    }
-    // On abort the step is left to the other replicas' (or this one's, after restart) step processors. The
-    // listener is removed once the step is done: a run of many steps must not pile them up on one signal.
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<void>((resolve) => {
-      onAbort = resolve;
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([finished, aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
   }
 }
 

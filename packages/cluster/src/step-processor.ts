@@ -67,7 +67,7 @@ export interface StepProcessorOptions {
   readonly runtime: (experiment: string) => Promise<ExperimentRuntime>;
   /** Told about each completed step (rewards, baseline, staleness), for metrics. Default: none. */
   readonly metrics?: StepObserver;
-  /** Where a step applied on some shards only is reported (level warn). Default: nowhere. */
+  /** Where a step applied on some shards only, and each failed child, is reported (level warn). Default: nowhere. */
   readonly log?: StepLog;
 }
 
@@ -103,6 +103,14 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     }
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
+    // A child that failed for good (every attempt, or stalled past maxStalledCount) is one the step goes without.
+    for (const c of outcomes) {
+      if (c.result !== null || c.refused) continue;
+      o.log?.({
+        event: 'child-failed', level: 'warn', experiment: step.experiment, step: step.stepId, job: c.childId, reason: c.error,
+        message: `child job ${c.childId} failed (${c.error ?? 'no reason'}); step ${step.stepId} completes without it`,
+      });
+    }
     // A refused child (over the limits, missing from a table) is the architecture's fault and earns the
     // experiment's refusedReward; a child that failed every attempt for another reason teaches nothing.
     const counted = outcomes.filter((c) => c.result !== null || c.refused);

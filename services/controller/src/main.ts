@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const processStep = createStepProcessor({ store, params, runtime: runtimeFor, metrics, log: ({ event, ...fields }) => log(event, fields) });
   const stepWorker = new Worker(STEPS_QUEUE, async (job) => processStep(job), { connection: workerConnection, prefix, concurrency: Math.min(config.replicas.length, STEP_SLOTS) });
   stepWorker.on('completed', (job, summary) => log('step-applied', { step: job.id, ...(summary as object) }));
-  stepWorker.on('failed', (job, err) => log('step-failed', { step: job?.id, error: err.message }));
+  stepWorker.on('failed', (job, err) => log('step-failed', { level: 'warn', step: job?.id, error: err.message }));
 
   const abort = new AbortController();
   // Each replica waits on the signal (its step, its poll): several replicas are not a listener leak.
@@ -147,6 +147,8 @@ async function main(): Promise<void> {
     runtime, replica: index, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs, init,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
     onStep: (info) => log('step-done', { replica: index, ...info }),
+    // A step job that fails (stalled past the limit on a busy machine) is reported and put back, never fatal.
+    log: ({ event, ...fields }) => log(event, { replica: index, ...fields }),
   }).run(abort.signal).then((summary) => ({ index, summary }))));
   // Stopped by a signal: the budget is not spent, and close() ends the process. (Stopped by `nasrl stop`: it
   // completes the steps still pending, which push nothing, then leaves like a replica whose budget is spent.)
