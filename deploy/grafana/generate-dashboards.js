@@ -244,7 +244,8 @@ const dashboards = {
       target(`sum by (instance) (rate(nasrl_ps_pulls_total{${EXP}}[${RI}]))`, '{{instance}}', { refId: 'A' }),
     ], { unit: 'ops' }),
     timeseries('Steps dropped on a shard (applied on the others only)', [
-      target(`sum by (experiment, shard, reason) (increase(nasrl_step_pushes_dropped_total{${EXP}}[${RI}]))`, '{{experiment}} shard {{shard}} {{reason}}', { refId: 'A' }),
+      // A zero line per experiment while nothing was dropped: the counter has no series until a first drop.
+      target(`sum by (experiment, shard, reason) (increase(nasrl_step_pushes_dropped_total{${EXP}}[${RI}])) or sum by (experiment) (increase(nasrl_controller_steps_total{${EXP}}[${RI}])) * 0`, '{{experiment}} shard {{shard}} {{reason}}', { refId: 'A' }),
     ], {
       description: 'Steps whose push a shard refused as stale, so that the step was applied on the other shards only (reported by the controllers\' step processors). ' +
         'shard-behind: the shard restored an older checkpoint; over-bound: NASRL_PS_STALENESS_BOUND; below-floor: older than the step ids the shard remembers. Anything above zero is worth a look.',
