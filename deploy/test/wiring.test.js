@@ -38,7 +38,7 @@ test('docker-compose.yml, run: every nasrl service as the file starts it, health
   const run = await runDeployment(d, { experiment: EXPERIMENT, onDiagnostic: (m) => t.diagnostic(m) });
   t.diagnostic(`ms: ${JSON.stringify(run.timing)}`);
   assertRun(run, 'docker-compose.yml');
-  assert.equal(run.procs.filter((p) => p.c.args?.[0] === 'worker').length, 8, 'eight GPU workers');
+  assert.equal(run.procs.filter((p) => p.c.kind === 'nasrl' && p.c.args[0] === 'worker').length, 8, 'eight GPU workers');
 });
 
 test('deploy/k8s/overlays/gpu, run: every pod as the manifests start it, readiness and liveness probes, Prometheus discovery, a table search to completion', { timeout: 240_000 }, async (t) => {
@@ -47,7 +47,7 @@ test('deploy/k8s/overlays/gpu, run: every pod as the manifests start it, readine
   const run = await runDeployment(d, { experiment: EXPERIMENT, onDiagnostic: (m) => t.diagnostic(m) });
   t.diagnostic(`ms: ${JSON.stringify(run.timing)}`);
   assertRun(run, 'overlay gpu');
-  const probed = run.procs.flatMap((p) => p.c.probes.map((q) => `${p.c.args?.[0] ?? p.c.kind}:${q.name}:${q.type}`));
+  const probed = run.procs.flatMap((p) => p.c.probes.map((q) => `${p.c.kind === 'nasrl' ? p.c.args[0] : p.c.kind}:${q.name}:${q.type}`));
   for (const want of ['param-server:readiness:grpc', 'param-server:liveness:grpc', 'controller:readiness:http', 'controller:liveness:http', 'worker:readiness:http', 'worker:liveness:http', 'redis:readiness:exec', 'redis:liveness:tcp']) {
     assert.ok(probed.includes(want), `probe ${want} was tried`);
   }
