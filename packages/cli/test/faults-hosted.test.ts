@@ -33,11 +33,14 @@ test('a controller process of two replicas and a worker process of four children
     const addresses = (await waitForAll(shards, 'listening', 30_000)).map((l) => String(l.address));
     // A retried child shows up in the surviving worker's log as started again (attempt > 1) or recovered.
     const retried: string[] = [];
+    // When worker process 0 last started a child: it is killed just after one, so that it dies holding it.
+    let lastActiveOfFirst = 0;
     const workers = [0, 1].map((w) => start(`worker ${w}`, 'services/worker/dist/src/main.js', {
       REDIS_URL: redis.url, NASRL_WORKER_ID: `workers-${w}`, NASRL_WORKER_CHILDREN: '4', NASRL_WORKER_LOCK_DURATION_MS: '2000',
       NASRL_WORKER_STALLED_INTERVAL_MS: '500', NASRL_WORKER_MAX_STALLED_COUNT: '5', NASRL_WORKER_METRICS_PORT: '0',
     }, (line) => {
       if ((line.event === 'active' && Number(line.attempt) > 1) || line.event === 'stalled') retried.push(String(line.job));
+      if (w === 0 && line.event === 'active') lastActiveOfFirst = Date.now();
     }));
     await waitForAll(workers, 'ready', 30_000);
     const applied: string[] = [];
@@ -49,6 +52,8 @@ test('a controller process of two replicas and a worker process of four children
     }));
     const [victim, survivor] = controllers as [ServiceProcess, ServiceProcess];
     while ((await store.resultCount(config.id)) < 16) await new Promise((r) => setTimeout(r, 50));
+    const since = Date.now();
+    while (lastActiveOfFirst < since) await new Promise((r) => setTimeout(r, 5));
     victim.child.kill('SIGKILL');
     (workers[0] as ServiceProcess).child.kill('SIGKILL');
     await victim.exited;

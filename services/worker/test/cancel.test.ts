@@ -98,7 +98,8 @@ test('nasrl stop cancels the experiment\'s active child within a second or so an
   for (const o of outcomes) assert.match(o.error ?? '', /ExperimentStoppedError: experiment ".*" was stopped/);
   const cancelled = (await Job.fromId(children, active)) as Job;
   assert.equal(cancelled.attemptsMade, 1, 'not retried');
-  assert.ok(w.lines.some((r) => r.event === 'cancelling' && r.job === active && r.reason === 'experiment-stopped'));
+  // The worker's log line may arrive after the step's outcome: wait for it rather than look once.
+  await w.waitFor((r) => r.event === 'cancelling' && r.job === active && r.reason === 'experiment-stopped', 10_000);
   assert.equal(await fx.store.resultCount(stopped.id), 0);
 
   // The worker goes on with other experiments.
