@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +11,12 @@ export interface CliRun {
   stderr: string;
   /** stdout and stderr interleaved as they arrived. */
   output: string;
+}
+
+/** The JSON a `--json` command prints as its last line, after checking that it exited 0. */
+export function lastJson<T>(run: CliRun): T {
+  assert.equal(run.code, 0, run.output);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as T;
 }
 
 /** Runs the `nasrl` command with extra environment variables; killed with SIGKILL after `timeoutMs`. */
