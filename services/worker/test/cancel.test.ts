@@ -78,6 +78,8 @@ test('nasrl stop cancels the experiment\'s active child within a second or so an
   await enqueue(flow, stopped, 'r0-1', [[0], [1]]);
   const active = `${stopped.id}.r0-1.0`;
   await w.waitFor((r) => r.event === 'active' && r.job === active);
+  // The child is running only once its sandbox has started: a stop before that refuses it at the start instead.
+  await w.waitFor((r) => r.event === 'sandbox_started');
 
   const cli = path.join(__dirname, '..', '..', '..', '..', 'packages', 'cli', 'bin', 'nasrl.js');
   const run = spawnSync(process.execPath, [cli, 'stop', stopped.id, '--redis', fx.server.url], { encoding: 'utf8' });
