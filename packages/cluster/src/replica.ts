@@ -98,24 +98,45 @@ export class ControllerReplica {
     let steps = 0;
     let sampled = 0;
     let stopped = false;
-    while (!signal?.aborted) {
-      if (await this.o.store.isStopped(config.id)) {
-        stopped = true;
-        break;
+    // The steps this replica drives now: a lane must not claim another lane's reservation as one left behind.
+    const driving = new Set<string>();
+    // Lanes take their reservations one at a time, so that a claim always knows every reservation made before it.
+    let turn: Promise<unknown> = Promise.resolve();
+    const next = (): Promise<{ reservation: Reservation | null; claimed: boolean }> => {
+      const got = turn.then(async () => {
+        const claimed = await this.o.store.claimReservation(config.id, this.o.replica, staleMs, driving);
+        const reservation = claimed ?? (await this.o.store.reserve(config.id, this.o.replica, config.childrenPerStep));
+        if (reservation) driving.add(reservation.stepId);
+        return { reservation, claimed: claimed !== null };
+      });
+      turn = got.catch(() => undefined);
+      return got;
+    };
+    // Each lane is the paper's loop (reserve, sample, enqueue, wait for the step); stepsInFlight lanes overlap.
+    const lane = async (): Promise<void> => {
+      while (!signal?.aborted && !stopped) {
+        if (await this.o.store.isStopped(config.id)) {
+          stopped = true;
+          break;
+        }
+        const { reservation, claimed } = await next();
+        if (!reservation) {
+          // The budget is spent; a replica that died holding a reservation may still leave one to take over.
+          if ((await this.o.store.outstandingReservations(config.id)).every((stepId) => driving.has(stepId))) break;
+          await sleep(this.o.pollMs ?? 1_000, signal);
+          continue;
+        }
+        try {
+          const layers = await this.drive(reservation, claimed, signal);
+          steps++;
+          sampled += reservation.granted;
+          this.o.onStep?.({ stepId: reservation.stepId, sampled: reservation.granted, layers, claimed });
+        } finally {
+          driving.delete(reservation.stepId);
+        }
       }
-      const claimed = await this.o.store.claimReservation(config.id, this.o.replica, staleMs);
-      const reservation = claimed ?? (await this.o.store.reserve(config.id, this.o.replica, config.childrenPerStep));
-      if (!reservation) {
-        // The budget is spent; a replica that died holding a reservation may still leave one to take over.
-        if ((await this.o.store.outstandingReservations(config.id)).length === 0) break;
-        await sleep(this.o.pollMs ?? 1_000, signal);
-        continue;
-      }
-      const layers = await this.drive(reservation, claimed !== null, signal);
-      steps++;
-      sampled += reservation.granted;
-      this.o.onStep?.({ stepId: reservation.stepId, sampled: reservation.granted, layers, claimed: claimed !== null });
-    }
+    };
+    await Promise.all(Array.from({ length: config.stepsInFlight }, lane));
     return { steps, sampled, stopped };
   }
 

@@ -87,6 +87,12 @@ export interface ExperimentConfig {
   readonly budgetArchs: number;
   /** m: architectures sampled per controller step. Default 8. */
   readonly childrenPerStep: number;
+  /**
+   * Steps a replica keeps in flight: with 1 (the paper's loop) it samples its next step only once the last one
+   * is applied, so the workers of its step wait for the slowest child; with 2 it samples the next step while
+   * the last one trains (gradients one step staler, workers kept busy). Default 1.
+   */
+  readonly stepsInFlight: number;
   /** Adam learning rate of the controller. Default 0.0006. */
   readonly learningRate: number;
   /** Decay of the shared EMA baseline, in [0, 1). Default 0.95. */
@@ -120,6 +126,7 @@ export const EXPERIMENT_DEFAULTS = {
   space: 'conv' as SpaceName,
   budgetArchs: 12_800,
   childrenPerStep: 8,
+  stepsInFlight: 1,
   learningRate: 0.0006,
   baselineDecay: 0.95,
   entropyWeight: 0,
@@ -137,7 +144,7 @@ export const EXPERIMENT_DEFAULTS = {
 } as const;
 
 const TOP_KEYS = [
-  'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'learningRate', 'baselineDecay',
+  'id', 'space', 'spaceOptions', 'tablePath', 'evaluator', 'budgetArchs', 'childrenPerStep', 'stepsInFlight', 'learningRate', 'baselineDecay',
   'entropyWeight', 'rewardScale', 'rewardPower', 'costReward', 'refusedReward', 'policy', 'reuseEvaluations', 'timeScale', 'training', 'limits', 'rnn',
 ] as const;
 
@@ -193,6 +200,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     evaluator,
     budgetArchs: opt('budgetArchs', (v, w) => integer(v, w, fail, 1), d.budgetArchs),
     childrenPerStep: opt('childrenPerStep', (v, w) => integer(v, w, fail, 1, 10_000), d.childrenPerStep),
+    stepsInFlight: opt('stepsInFlight', (v, w) => integer(v, w, fail, 1, 16), d.stepsInFlight),
     learningRate: opt('learningRate', positive, d.learningRate),
     baselineDecay: opt('baselineDecay', (v, w) => finite(v, w, fail, (x) => x >= 0 && x < 1, 'in [0, 1)'), d.baselineDecay),
     entropyWeight: opt('entropyWeight', nonNegative, d.entropyWeight),

@@ -42,18 +42,21 @@ return {granted, sampled, step}
 `);
 
 /**
- * KEYS: reservations. ARGV: replica, stale-after ms. Takes over one outstanding reservation: one this replica
- * owns (left by an earlier run of it) or one untouched for at least stale-after ms (its owner died). Makes the
- * caller its owner and restarts its clock. Returns {step id, reservation JSON}, or nil when there is none.
+ * KEYS: reservations. ARGV: replica, stale-after ms, step ids to leave alone... Takes over one outstanding
+ * reservation: one this replica owns (left by an earlier run of it) or one untouched for at least stale-after
+ * ms (its owner died), except the listed ones (those the replica is driving now). Makes the caller its owner
+ * and restarts its clock. Returns {step id, reservation JSON}, or nil when there is none.
  */
 export const CLAIM_RESERVATION = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me = tonumber(ARGV[1])
+local skip = {}
+for i = 3, #ARGV do skip[ARGV[i]] = true end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local r = cjson.decode(all[i + 1])
-  if r.owner == me or now - r.at >= tonumber(ARGV[2]) then
+  if not skip[all[i]] and (r.owner == me or now - r.at >= tonumber(ARGV[2])) then
     r.owner = me
     r.at = now
     local text = cjson.encode(r)

@@ -166,11 +166,12 @@ export class ExperimentStore {
   /**
    * Takes over an outstanding reservation, if there is one this replica should drive: one it owns (made by
    * an earlier run of this replica, which died before enqueuing the step) or one whose owner has not touched
-   * it for `staleMs` (that replica died or is gone). The caller becomes the owner.
+   * it for `staleMs` (that replica died or is gone), other than the `skip` step ids (those the replica is
+   * driving at the moment, when it keeps several steps in flight). The caller becomes the owner.
    */
-  async claimReservation(id: string, replica: number, staleMs: number): Promise<Reservation | null> {
+  async claimReservation(id: string, replica: number, staleMs: number, skip: Iterable<string> = []): Promise<Reservation | null> {
     if (!(staleMs >= 0)) throw new RangeError(`claimReservation: staleMs must be a non-negative number, got ${staleMs}`);
-    const out = (await CLAIM_RESERVATION.run(this.redis, [experimentKeys(id).reservations], [replica, Math.round(staleMs)])) as [string, string] | null;
+    const out = (await CLAIM_RESERVATION.run(this.redis, [experimentKeys(id).reservations], [replica, Math.round(staleMs), ...skip])) as [string, string] | null;
     if (out === null) return null;
     const r = JSON.parse(out[1]) as { replica: number; stepNo: number; granted: number; sampledBefore: number };
     return { stepId: out[0], replica: r.replica, stepNo: r.stepNo, granted: r.granted, sampledBefore: r.sampledBefore };

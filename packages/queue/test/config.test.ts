@@ -8,6 +8,7 @@ test('defaults are filled and the result is canonical', () => {
   assert.equal(c.evaluator, 'train');
   assert.equal(c.budgetArchs, EXPERIMENT_DEFAULTS.budgetArchs);
   assert.equal(c.childrenPerStep, 8);
+  assert.equal(c.stepsInFlight, 1, 'the paper\'s loop: one step in flight per replica');
   assert.equal(c.baselineDecay, 0.95);
   assert.deepEqual(c.policy, { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 });
   assert.deepEqual(c.spaceOptions.filterCounts, [24, 36, 48, 64]);
@@ -44,6 +45,8 @@ const bad: [unknown, RegExp][] = [
   [{ id: 'a', policy: { hidden: 3 } }, /policy\.hidden: unknown key/],
   [{ id: 'a', budgetArchs: 0 }, /budgetArchs: expected an integer in \[1,/],
   [{ id: 'a', budgetArchs: 2.5 }, /budgetArchs: expected an integer/],
+  [{ id: 'a', stepsInFlight: 0 }, /stepsInFlight: expected an integer in \[1, 16\]/],
+  [{ id: 'a', stepsInFlight: 17 }, /stepsInFlight: expected an integer in \[1, 16\]/],
   [{ id: 'a', baselineDecay: 1 }, /baselineDecay: expected a number in \[0, 1\)/],
   [{ id: 'a', learningRate: 'fast' }, /learningRate: expected a finite number/],
   [{ id: 'a', space: 'lstm' }, /space: expected one of "conv", "nb201", "table", "rnn"/],

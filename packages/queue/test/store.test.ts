@@ -102,6 +102,19 @@ test('a reservation left behind is claimed by its replica at once and by others 
   assert.equal((await store.reserve(c.id, 0, 8))?.granted, 6);
 });
 
+test('a claim leaves alone the reservations its replica is driving (several steps in flight)', async () => {
+  const c = await experiment({ budgetArchs: 10 });
+  const a = await store.reserve(c.id, 3, 2);
+  const b = await store.reserve(c.id, 3, 2);
+  assert.ok(a && b);
+  // Both are the replica's own; while it drives `a`, a claim may only bring back `b`, and neither when it drives both.
+  assert.deepEqual(await store.claimReservation(c.id, 3, 60_000, [a.stepId]), b);
+  assert.equal(await store.claimReservation(c.id, 3, 60_000, [a.stepId, b.stepId]), null);
+  // Skipping is the claimer's view only: another replica still takes them over once they are stale.
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.ok(await store.claimReservation(c.id, 4, 50, [a.stepId]));
+});
+
 test('concurrent baseline updates lose nothing and match the JavaScript EMA', async () => {
   const c = await experiment();
   const stores = Array.from({ length: 5 }, () => new ExperimentStore(connect()));
