@@ -18,6 +18,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'bench train', synopsis: '[...]', summary: 'training throughput of the reference child on each backend', run: async (argv) => (await import('./commands/train')).benchTrainCommand(argv) },
   { name: 'bench proxy', synopsis: '[...]', summary: 'does the short child training rank architectures as a longer one does?', run: async (argv) => (await import('./commands/bench-proxy')).benchProxyCommand(argv) },
   { name: 'bench search', synopsis: '[...]', summary: 'REINFORCE against random search on real training, seeds each, equal budget', run: async (argv) => (await import('./commands/bench-real-search')).benchRealSearchCommand(argv) },
+  { name: 'bench async', synopsis: '[...]', summary: 'what K asynchronous replicas do to REINFORCE on NAS-Bench-201: quality and staleness over seeds', run: async (argv) => (await import('./commands/bench-async')).benchAsyncCommand(argv) },
   { name: 'bench cluster', synopsis: '[...]', summary: 'orchestration overhead, architectures/s and worker utilisation of a local cluster', run: async (argv) => (await import('./commands/bench-cluster')).benchClusterCommand(argv) },
   { name: 'train-arch', synopsis: 'ARCH [...]', summary: 'train one architecture; its validation and held-out test accuracy', run: async (argv) => (await import('./commands/train')).trainArchCommand(argv) },
   { name: 'local', synopsis: '[...]', summary: 'the whole cluster on this machine', run: async (argv) => (await import('./commands/local')).localCommand(argv) },
