@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { stepAdvantages, stepRewards } from '@nasrl/cluster';
-import { repoRoot } from '../src/processes';
+import { repoRoot } from '@nasrl/supervisor';
 
 interface Run {
   strategy: string;

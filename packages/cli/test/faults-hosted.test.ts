@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer } from '@nasrl/queue';
 import { ParameterServerClient } from '@nasrl/ps';
-import { repoRoot, startService, waitForAll, type ServiceProcess } from '../src/processes';
+import { repoRoot, startService, waitForAll, type ServiceProcess } from '@nasrl/supervisor';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 

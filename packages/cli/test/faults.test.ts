@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, parseExperimentConfig, startRedisServer, STEPS_QUEUE, type StepJob } from '@nasrl/queue';
 import { ParameterServerClient } from '@nasrl/ps';
-import { repoRoot, startService, type ServiceProcess } from '../src/processes';
+import { repoRoot, startService, type ServiceProcess } from '@nasrl/supervisor';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../src/processes';
+import { repoRoot } from '@nasrl/supervisor';
 
 /** What a `nasrl` run printed and how it ended. */
 export interface CliRun {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { connectRedis, ExperimentStore, startRedisServer } from '@nasrl/queue';
-import { repoRoot } from '../src/processes';
+import { repoRoot } from '@nasrl/supervisor';
 import { processesOfRun, readResultLines, startNasrl, waitUntil, type NasrlProcess } from './helpers';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from '../src/processes';
+import { repoRoot } from '@nasrl/supervisor';
 import { convPreset } from '../src/presets';
 import { formatAccuracy, formatDuration, localExperiment, progressLine, RateMeter, retrainFlags } from '../src/commands/local';
 import { rnnRetrainFlags } from '../src/commands/local-rnn';

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '@nasrl/queue';
-import { repoRoot } from '../src/processes';
+import { repoRoot } from '@nasrl/supervisor';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 const DASHBOARDS = path.join(repoRoot(), 'deploy', 'grafana', 'dashboards');

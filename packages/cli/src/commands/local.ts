@@ -2,15 +2,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import * as path from 'node:path';
 import { ConvSpace } from '@nasrl/spaces';
 import {
-  CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, InvalidConfigError, parseExperimentConfig, startRedisServer, STEPS_QUEUE,
-  type ExperimentConfig, type StoredEvaluation, type TestRedisServer,
+  CHILDREN_QUEUE, connectRedis, DEFAULT_QUEUE_PREFIX, ExperimentStore, InvalidConfigError, parseExperimentConfig, STEPS_QUEUE, type ExperimentConfig, type StoredEvaluation,
 } from '@nasrl/queue';
+import {
+  LocalCluster, livePid, repoRoot, runGuard, signalAll, startGuard, StartupInterruptedError, waitForExit, writePidFile, type Guard,
+} from '@nasrl/supervisor';
 import { intFlag, numberFlag, parseArgs, refusedRewardFlag, stringFlag, switchFlag, UsageError, type ParsedArgs } from '../args';
 import { DEFAULT_NB201_TABLE, tunedReinforce } from '../defaults';
 import { CONV_PRESET_NAMES, convPreset } from '../presets';
-import {
-  ensureRedisServer, isAlive, livePid, repoRoot, runGuard, signalAll, startGuard, startService, waitForAll, waitForExit, writePidFile, type Guard, type ServiceProcess,
-} from '../processes';
 import { RunOutput, writeFileAtomic } from '../report';
 import { RNN_LOCAL_FLAGS, RNN_LOCAL_HELP, rnnFlagOf, rnnLocalExperiment, rnnRetrainFlags } from './local-rnn';
 
@@ -47,8 +46,6 @@ the shards their checkpoints in DIR/checkpoints, so a run stopped with Ctrl-C, o
 const REPORT_EVERY_SECONDS = 10;
 /** A progress line every this many seconds when stdout is not a terminal. */
 const PLAIN_PROGRESS_EVERY_MS = 10_000;
-/** How long a worker may finish its active child after Ctrl-C before it is abandoned (evaluated again on resume). */
-const WORKER_SHUTDOWN_GRACE_MS = 10_000;
 
 /** What `runLocalCluster` starts. */
 export interface LocalSetup {
@@ -79,15 +76,6 @@ export interface LocalSetup {
   readonly shardEnv?: Readonly<Record<string, string>>;
   /** Called once every shard listens and every worker is ready, just before the controllers start. */
   readonly beforeControllers?: (ctx: { readonly store: ExperimentStore; readonly redisUrl: string }) => Promise<void>;
-}
-
-/** Splits `n` participants over `processes` as evenly as possible: the first index and the count of each process. */
-export function spread(n: number, processes: number): { first: number; count: number }[] {
-  const p = Math.max(1, Math.min(n, processes));
-  return Array.from({ length: p }, (_, i) => {
-    const first = Math.floor((i * n) / p);
-    return { first, count: Math.floor(((i + 1) * n) / p) - first };
-  });
 }
 
 /** What the output folder remembers of how a run was launched (launch.json), for --resume. */
@@ -558,30 +546,27 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
   writeFileSync(path.join(out, 'guard.pid'), `${guard.pid}\n`);
   // Services stop themselves when the launcher is gone, unless the guard is there to stop them in order.
   const marker = { NASRL_LOCAL_RUN_DIR: out, NASRL_LOCAL_GUARD_PID: String(guard.pid) };
+  const abort = new AbortController();
   const interrupts = new Interrupts((count) => {
     if (count === 1) screen.print('nasrl local: stopping: services first, then Redis; results are kept (Ctrl-C again stops at once)', process.stderr);
     if (count === 2) screen.print('nasrl local: stopping at once', process.stderr);
+    abort.abort();
   });
-  const services: ServiceProcess[] = [];
-  let stopping = false;
+  // The guard stops controllers and workers first, then the shards (as stopServices does).
+  const cluster = new LocalCluster({
+    dir: out, env: marker, signal: abort.signal, onServiceLine: setup.onServiceLine, onServiceStarted: (s, stage) => guard.tell({ pid: s.child.pid, stage }),
+  });
   const stopServices = async (): Promise<void> => {
-    stopping = true;
-    interrupts.onForce(() => services.forEach((s) => void s.kill()));
-    const stop = (group: ServiceProcess[], graceMs: number): Promise<unknown> => Promise.all(group.map((s) => (interrupts.count >= 2 ? s.kill() : s.stop(graceMs))));
-    const shardProcs = services.filter((s) => s.name.startsWith('shard'));
-    // Controllers and workers first (no new steps, no new results), the shards last (their final checkpoint).
-    await stop(services.filter((s) => !shardProcs.includes(s)), WORKER_SHUTDOWN_GRACE_MS + 5_000);
-    await stop(shardProcs, 10_000);
+    interrupts.onForce(() => cluster.kill());
+    await cluster.stopServices();
   };
-  let redis: TestRedisServer | undefined;
   let store: ExperimentStore | undefined;
   let output: RunOutput | undefined;
   let code = 1;
   try {
     let redisUrl = process.env.REDIS_URL ?? '';
     if (ownRedis) {
-      ensureRedisServer();
-      redis = await startRedisServer({ dataDir: path.join(out, 'redis'), detached: true, env: { ...process.env, ...marker } });
+      const redis = await cluster.startRedis();
       redisUrl = redis.url;
       guard.tell({ redisPid: redis.pid });
     }
@@ -619,82 +604,11 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     output.writeBest(true);
     output.writeReport({ refreshSeconds: REPORT_EVERY_SECONDS, note: `Running: ${before} of ${config.budgetArchs} evaluated. This page reloads every ${REPORT_EVERY_SECONDS} s.` });
 
-    const targets: Record<'param-server' | 'controller' | 'worker', string[]> = { 'param-server': [], controller: [], worker: [] };
-    const metricsOf = (job: keyof typeof targets) => (line: Record<string, unknown>): void => {
-      if (line.event !== 'metrics_listening' || typeof line.address !== 'string') return;
-      targets[job].push(line.address);
-      writePrometheusConfig(out, targets);
-    };
-    let failure: (reason: string) => void = () => undefined;
-    const failed = new Promise<{ failed: string }>((resolve) => (failure = (reason) => resolve({ failed: reason })));
-    const launchService = (name: string, entry: string, env: Record<string, string>, job: keyof typeof targets, mayExit: boolean): ServiceProcess => {
-      const onLine = setup.onServiceLine;
-      const lineOf = metricsOf(job);
-      const s = startService(name, entry, { ...marker, ...env }, path.join(out, 'logs', `${name.replace(' ', '-')}.log`), onLine ? (line) => (lineOf(line), onLine(name, line)) : lineOf, { detached: true });
-      services.push(s);
-      // The guard stops controllers and workers first, then the shards (as stopServices does).
-      guard.tell({ pid: s.child.pid, stage: job === 'param-server' ? 1 : 0 });
-      void s.exited.then((exitCode) => {
-        if (stopping || (mayExit && exitCode === 0)) return;
-        failure(`${name} exited with code ${exitCode}; its last output:\n${s.lastLines().slice(-15).join('\n')}`);
-      });
-      return s;
-    };
-    // Startup waits end early on Ctrl-C or a failed service.
-    const startup = async <T>(p: Promise<T>): Promise<T> => {
-      const r = await Promise.race([p.then((value) => ({ value })), interrupts.first, failed]);
-      if (r === 'interrupted') throw new Interrupted();
-      if ('failed' in r) throw new Error(r.failed);
-      return r.value;
-    };
-    // Every participant of a kind starts at once; the wait fails only when none of them progresses for a minute,
-    // so that hundreds of processes on a few cores do not time out.
-    const shardProcs: ServiceProcess[] = [];
-    for (let s = 0; s < shards; s++) {
-      shardProcs.push(launchService(`shard ${s}`, 'services/param-server/dist/src/main.js', {
-        NASRL_PS_SHARD_INDEX: String(s),
-        NASRL_PS_SHARD_COUNT: String(shards),
-        NASRL_PS_HOST: '127.0.0.1',
-        NASRL_PS_PORT: '0',
-        NASRL_PS_CHECKPOINT_DIR: path.join(out, 'checkpoints', `shard-${s}`),
-        // Often: a killed run continued with --resume loses at most these updates of the controller.
-        NASRL_PS_CHECKPOINT_EVERY_UPDATES: '10',
-        NASRL_PS_CHECKPOINT_INTERVAL_MS: '5000',
-        NASRL_PS_METRICS_HOST: '127.0.0.1',
-        NASRL_PS_METRICS_PORT: '0',
-        ...setup.shardEnv,
-      }, 'param-server', false));
-    }
-    const addresses = (await startup(waitForAll(shardProcs, 'listening', 60_000))).map((line) => String(line.address));
-    const workerProcs: ServiceProcess[] = [];
-    const workerHosts = spread(workers, setup.workerProcesses ?? workers);
-    for (const [w, { first, count }] of workerHosts.entries()) {
-      workerProcs.push(launchService(`worker ${w}`, 'services/worker/dist/src/main.js', {
-        REDIS_URL: redisUrl,
-        NASRL_WORKER_ID: workerHosts.length === workers ? `worker-${w}` : `workers-${first}-${first + count - 1}`,
-        NASRL_WORKER_CHILDREN: String(count),
-        NASRL_WORKER_SHUTDOWN_GRACE_MS: String(WORKER_SHUTDOWN_GRACE_MS),
-        // A child whose worker was killed is evaluated again; allow that for a few kills and resumes.
-        NASRL_WORKER_MAX_STALLED_COUNT: '5',
-        NASRL_WORKER_METRICS_HOST: '127.0.0.1',
-        NASRL_WORKER_METRICS_PORT: '0',
-      }, 'worker', false));
-    }
-    await startup(waitForAll(workerProcs, 'ready', 60_000));
+    const addresses = await cluster.startShards(shards, setup.shardEnv);
+    await cluster.startWorkers(workers, { redisUrl, processes: setup.workerProcesses });
     await beforeControllers?.({ store, redisUrl });
-    const controllers: ServiceProcess[] = [];
     const started = Date.now();
-    for (const [c, { first, count }] of spread(replicas, setup.controllerProcesses ?? replicas).entries()) {
-      controllers.push(launchService(`controller ${c}`, 'services/controller/dist/src/main.js', {
-        REDIS_URL: redisUrl,
-        NASRL_CONTROLLER_EXPERIMENT: id,
-        ...(count === 1 ? { NASRL_CONTROLLER_REPLICA: String(first) } : { NASRL_CONTROLLER_REPLICAS: `${first}-${first + count - 1}` }),
-        NASRL_CONTROLLER_PS_SHARDS: addresses.join(','),
-        NASRL_CONTROLLER_EXIT_WHEN_DONE: 'true',
-        NASRL_CONTROLLER_METRICS_HOST: '127.0.0.1',
-        NASRL_CONTROLLER_METRICS_PORT: '0',
-      }, 'controller', true));
-    }
+    const controllersExited = cluster.startControllers(replicas, { redisUrl, experiment: id, shards: addresses, processes: setup.controllerProcesses });
 
     // Follow the search: append new results, replace best.json and the report, draw the progress line.
     const space = config.space === 'conv' ? new ConvSpace(config.spaceOptions) : null;
@@ -706,7 +620,7 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
       if (busy || !store || !output) return;
       busy = true;
       try {
-        if (redis && !isAlive(redis.pid)) failure(`redis-server (pid ${redis.pid}) exited; its log: ${path.join(out, 'redis', 'redis.log')}`);
+        cluster.checkRedis();
         const fresh = await within(store.results(id, tailFrom), 5_000, null);
         if (fresh !== null && fresh.length > 0) {
           output.append(fresh.map(resultLine));
@@ -732,9 +646,9 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     };
     const ticker = setInterval(() => void follow(), 500);
     const outcome = await Promise.race([
-      Promise.all(controllers.map((c) => c.exited)).then(() => 'done' as const),
+      controllersExited.then(() => 'done' as const),
       interrupts.first,
-      failed,
+      cluster.failed.then((failed) => ({ failed })),
     ]);
     const wallMs = Date.now() - started;
     clearInterval(ticker);
@@ -746,13 +660,13 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
     if (outcome === 'done') await afterRun?.({ store, redisUrl, wallMs });
     code = outcome === 'done' ? 0 : outcome === 'interrupted' ? 130 : 1;
   } catch (err) {
-    if (!(err instanceof Interrupted)) throw err;
+    if (!(err instanceof StartupInterruptedError)) throw err;
     screen.end();
     code = 130;
   } finally {
     await stopServices();
     if (store && output) {
-      const last = redis && !isAlive(redis.pid) ? null : await finalResults(store, id, output, ownRedis);
+      const last = cluster.redisExited() ? null : await finalResults(store, id, output, ownRedis);
       output.writeBest(true);
       const finished = code === 0;
       output.writeReport(finished ? {} : { note: `Stopped after ${output.results.length} of ${config.budgetArchs} evaluations; continue with: ${nasrlCommand()} local --resume ${shownPath(out)}` });
@@ -760,16 +674,13 @@ export async function runLocalCluster(setup: LocalSetup, afterRun?: (ctx: LocalR
       printSummary(setup, output, finished);
     }
     store?.redis.disconnect();
-    await redis?.stop();
+    await cluster.stopRedis();
     guard.release();
     releaseFolder();
     interrupts.dispose();
   }
   return code;
 }
-
-/** Thrown inside runLocalCluster when Ctrl-C arrives while the services start. */
-class Interrupted extends Error {}
 
 function printSummary(setup: LocalSetup, output: RunOutput, finished: boolean): void {
   const { config, out } = setup;
@@ -821,15 +732,6 @@ export function guardMain(): void {
       rmSync(path.join(out, 'guard.pid'), { force: true });
     }
   });
-}
-
-/** Writes `prometheus.yml` for the local services' metrics endpoints (job names as in deploy/prometheus). */
-function writePrometheusConfig(out: string, targets: Record<string, string[]>): void {
-  const jobs = Object.entries(targets)
-    .filter(([, t]) => t.length > 0)
-    .map(([job, t]) => `  - job_name: ${job}\n    static_configs:\n      - targets: [${t.map((a) => `'${a}'`).join(', ')}]\n`);
-  const text = `# Written by nasrl local: scrape this run with \`prometheus --config.file=${path.join(out, 'prometheus.yml')}\`.\nglobal:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs.join('')}`;
-  writeFileSync(path.join(out, 'prometheus.yml'), text);
 }
 
 /** `nasrl local`: the whole cluster as local processes. */
