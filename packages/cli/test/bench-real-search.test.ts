@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { stepAdvantages, stepRewards } from '@nasrl/cluster';
 import { repoRoot } from '@nasrl/supervisor';
 
 interface Run {
@@ -27,35 +26,6 @@ function nasrl(args: string[], timeoutMs: number): { status: number | null; stdo
   const r = spawnSync(process.execPath, [path.join(repoRoot(), 'packages/cli/bin/nasrl.js'), ...args], { cwd: repoRoot(), encoding: 'utf8', timeout: timeoutMs });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-const close = (actual: number, expected: number): void => assert.ok(Math.abs(actual - expected) < 1e-12, `${actual} ≠ ${expected}`);
-
-test('stepRewards shapes rewards and multiplies in the cost factor', () => {
-  // (0.5)² · (20/10)^−1 = 0.25 · 0.5; (0.8)² · (5/10)^−1 = 0.64 · 2.
-  const bySeconds = { rewardScale: 1, rewardPower: 2, costReward: { metric: 'seconds' as const, target: 10, weight: -1 } };
-  const rewards = stepRewards(bySeconds, [{ reward: 0.5, seconds: 20, parameters: 999 }, { reward: 0.8, seconds: 5, parameters: 1 }]);
-  close(rewards[0] as number, 0.125);
-  close(rewards[1] as number, 1.28);
-  // An unknown cost (0 seconds) leaves the shaped reward alone.
-  close(stepRewards(bySeconds, [{ reward: 0.5, seconds: 0, parameters: 1 }])[0] as number, 0.25);
-  // Scale 0.01 puts 50 at 0.5; the parameter count is the cost: (4000/1000)^−0.5 = 0.5.
-  const byParameters = { rewardScale: 0.01, rewardPower: 1, costReward: { metric: 'parameters' as const, target: 1000, weight: -0.5 } };
-  close(stepRewards(byParameters, [{ reward: 50, seconds: 3, parameters: 4000 }])[0] as number, 0.25);
-  // Without a cost-aware reward, the shaped reward alone; the power keeps the sign.
-  const plain = { rewardScale: 1, rewardPower: 3, costReward: null };
-  assert.deepEqual(stepRewards(plain, [{ reward: 0.5, seconds: 100, parameters: 100 }, { reward: -0.5, seconds: 1, parameters: 1 }]), [0.125, -0.125]);
-});
-
-test('stepAdvantages subtracts the baseline before the step, or the batch mean on the first step', () => {
-  const first = stepAdvantages([0.125, 1.28], { value: 0, count: 0 });
-  close(first.baseline, 0.7025);
-  close(first.advantages[0] as number, -0.5775);
-  close(first.advantages[1] as number, 0.5775);
-  const later = stepAdvantages([0.125, 1.28], { value: 0.2, count: 3 });
-  close(later.baseline, 0.2);
-  close(later.advantages[0] as number, -0.075);
-  close(later.advantages[1] as number, 1.08);
-});
 
 test('nasrl bench search --help prints its usage', () => {
   const r = nasrl(['bench', 'search', '--help'], 30_000);

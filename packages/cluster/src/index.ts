@@ -16,8 +16,6 @@ export { ControllerReplica, initOnce } from './replica';
 export type { ReplicaOptions, ReplicaSummary } from './replica';
 export { createStepProcessor } from './step-processor';
 export type { DroppedPush, StepLog, StepProcessorOptions, StepSummary } from './step-processor';
-export { stepAdvantages, stepRewards } from './advantages';
-export type { RewardConfig, RewardInputs } from './advantages';
 export { experimentRuntime, hashSeed, depthFor, layersArg, runtimeCache } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';

@@ -1,4 +1,4 @@
-import { stepAdvantages, stepRewards } from './advantages';
+import { advantagesFor, reinforceGradient, stepRewards } from '@nasrl/controller';
 import { parseStepJob, readStepResults, type ExperimentStore, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult, StaleReason } from '@nasrl/ps';
 import { retryTransient } from './retry';
@@ -8,12 +8,14 @@ import { movingAverage, type StepObserver } from './observe';
 
 /**
  * What processing a step did: the rewards (of the children with a result and the refused ones, in index
- * order), the baseline subtracted, and each shard's answer to the push.
+ * order), the baseline subtracted, the advantages, and each shard's answer to the push.
  */
 export interface StepSummary {
   readonly stepId: string;
   readonly rewards: number[];
   readonly baseline: number;
+  /** The advantage of each reward, as the gradient used it (advantagesFor of @nasrl/controller). */
+  readonly advantages: number[];
   /** Children without a result: refused ones, and those that failed every attempt. */
   readonly failedChildren: number;
   /** Children whose architecture the evaluator refused; they count with the experiment's refusedReward. */
@@ -99,7 +101,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     const step = parseStepJob(job.data);
     // A stopped experiment learns nothing more: its children were cancelled or refused, and its shards stay as they are.
     if (await o.store.isStopped(step.experiment)) {
-      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: step.samples.length, refusedChildren: 0, push: [], stopped: true, droppedOn: [], parametersFrom: 'none' };
+      return { stepId: step.stepId, rewards: [], baseline: NaN, advantages: [], failedChildren: step.samples.length, refusedChildren: 0, push: [], stopped: true, droppedOn: [], parametersFrom: 'none' };
     }
     const { config, space, policy } = await o.runtime(step.experiment);
     const outcomes = await readStepResults(job);
@@ -122,17 +124,19 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
       await o.store.markStepApplied(step.experiment, step.stepId);
       await o.store.dropStepParameters(step.experiment, step.stepId);
       observe(step.experiment, raw, accuracies, outcomes.length, NaN, [], []);
-      return { stepId: step.stepId, rewards: [], baseline: NaN, failedChildren: outcomes.length, refusedChildren, push: [], stopped: false, droppedOn: [], parametersFrom: 'none' };
+      return { stepId: step.stepId, rewards: [], baseline: NaN, advantages: [], failedChildren: outcomes.length, refusedChildren, push: [], stopped: false, droppedOn: [], parametersFrom: 'none' };
     }
     const worst = await o.store.foldWorstReward(step.experiment, step.stepId, stepRewards(config, usable));
     const rewards = stepRewards(config, counted.map((c) => c.result), worst);
+    // The shared baseline is folded in Redis (once per step id, atomically across replicas); the advantages are
+    // those of the benchmarks' REINFORCE (advantagesFor) against the state the store had before this step.
     const { before, after } = await o.store.updateBaseline(step.experiment, rewards, config.baselineDecay, step.stepId);
-    const { baseline: b, advantages } = stepAdvantages(rewards, before);
+    const { baseline: b, advantages } = advantagesFor(rewards, before, { baselineDecay: config.baselineDecay });
     const sampling = await samplingParameters(o.store, step.experiment, step.stepId);
     const parametersFrom = sampling.tensors ? 'sampling' : 'current';
     policy.setParameters(sampling.tensors ?? (await retryTransient(() => o.params.pull(step.experiment))).tensors);
-    const batch = counted.map((c, k) => ({ tokens: (step.samples[c.index] as { tokens: readonly number[] }).tokens, advantage: advantages[k] as number }));
-    const { gradients } = policy.gradient(batch, layersArg(space, step.layers), config.entropyWeight);
+    const samples = counted.map((c) => step.samples[c.index] as { tokens: readonly number[] });
+    const { gradients } = reinforceGradient(policy, samples, advantages, layersArg(space, step.layers), config.entropyWeight);
     // The base versions are those the architectures were sampled with: the shards measure staleness from them.
     const push = await retryTransient(() => o.params.push(step.experiment, step.stepId, String(step.replica), forShards(gradients), step.parameterVersions));
     // A shard that refuses the push as stale would refuse a retry too: the step counts as applied, dropped on
@@ -150,7 +154,7 @@ export function createStepProcessor(o: StepProcessorOptions): (job: ParentJobLik
     await o.store.dropStepParameters(step.experiment, step.stepId);
     observe(step.experiment, raw, accuracies, outcomes.length - usable.length, after.value, push, droppedOn);
     return {
-      stepId: step.stepId, rewards, baseline: b, failedChildren: outcomes.length - usable.length, refusedChildren, push, stopped: false, droppedOn, parametersFrom,
+      stepId: step.stepId, rewards, baseline: b, advantages, failedChildren: outcomes.length - usable.length, refusedChildren, push, stopped: false, droppedOn, parametersFrom,
       ...(sampling.error ? { parametersError: sampling.error } : {}),
     };
   };

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng, type NamedTensor } from '@nasrl/controller';
+import { Rng, stepRewards, type NamedTensor } from '@nasrl/controller';
 import { parseExperimentConfig, type ParentJobLike } from '@nasrl/queue';
 import type { ParameterServerClient, ShardPushResult } from '@nasrl/ps';
 import { redisFixture } from './helpers';
-import { createStepProcessor, experimentRuntime, stepRewards } from '../src/index';
+import { createStepProcessor, experimentRuntime } from '../src/index';
 
 const fx = redisFixture();
 

@@ -11,7 +11,8 @@ export interface ReinforceOptions {
   entropyWeight?: number;
   /**
    * Divide each advantage by the root of an EMA (same decay as the baseline) of squared advantages, so the
-   * update keeps its size as the rewards of a converging policy draw closer together. Default false.
+   * update keeps its size as the rewards of a converging policy draw closer together. Default false; the
+   * cluster never normalises (docs/design.md, "The REINFORCE step"), only the tabular benchmarks may.
    */
   normalizeAdvantages?: boolean;
 }
@@ -26,19 +27,68 @@ export function compileReinforceOptions(options: ReinforceOptions = {}): Require
   return o;
 }
 
+/** The advantages of one step's rewards, and the baseline state around the step. */
+export interface StepAdvantages {
+  /** The baseline subtracted from each reward: the EMA before the step, or the step's mean reward on the first. */
+  readonly baseline: number;
+  /** R_k − b per reward, in order; divided by the root of the EMA of squared advantages when normalised. */
+  readonly advantages: number[];
+  /** The baseline state the step started from. */
+  readonly before: BaselineState;
+  /** The baseline state after the step's rewards (to keep, or to share between replicas). */
+  readonly after: BaselineState;
+}
+
+/**
+ * The advantages of a step's rewards against the baseline state `before`: the one computation of REINFORCE's
+ * R − b, for the tabular benchmarks (which keep the state themselves) and the cluster (whose state lives in
+ * Redis: it passes the state the store returned as before the step). Pure: `before` is not changed.
+ */
+export function advantagesFor(rewards: readonly number[], before: BaselineState, options: Pick<ReinforceOptions, 'baselineDecay' | 'normalizeAdvantages'> = {}): StepAdvantages {
+  const o = compileReinforceOptions(options);
+  if (rewards.some((r) => !Number.isFinite(r))) throw new ControllerConfigError('advantagesFor: a reward is not finite');
+  const baseline = baselineFor(before, rewards);
+  const raw = rewards.map((r) => r - baseline);
+  const after = updateBaseline(before, rewards, o.baselineDecay);
+  if (!o.normalizeAdvantages || raw.length === 0) return { baseline, advantages: raw, before, after };
+  const batchSquare = raw.reduce((a, x) => a + x * x, 0) / raw.length;
+  const square = before.count > 0 && before.meanSquare !== undefined ? o.baselineDecay * before.meanSquare + (1 - o.baselineDecay) * batchSquare : batchSquare;
+  const scale = square > 0 ? 1 / Math.sqrt(square) : 1;
+  return { baseline, advantages: raw.map((a) => a * scale), before, after: { ...after, meanSquare: square } };
+}
+
+/**
+ * The REINFORCE gradient of a step: ∇ of loss = −(1/m) Σ_k A_k Σ_t log P(a_t) − β·(1/m) Σ_k H_k at the policy's
+ * current parameters, for the sampled tokens and their advantages A_k (advantagesFor). `layers` is the depth
+ * the conv space sampled at (undefined for the other spaces). Returns the gradient to *descend*.
+ */
+export function reinforceGradient(
+  policy: ControllerPolicy,
+  samples: readonly { readonly tokens: readonly number[] }[],
+  advantages: readonly number[],
+  layers: number | undefined,
+  entropyWeight = 0,
+): { gradients: NamedTensor[]; loss: number } {
+  if (samples.length !== advantages.length) throw new ControllerConfigError(`reinforceGradient: ${samples.length} samples but ${advantages.length} advantages`);
+  return policy.gradient(samples.map((s, k) => ({ tokens: s.tokens, advantage: advantages[k] as number })), layers, entropyWeight);
+}
+
 /** The result of one REINFORCE step's gradient computation. */
 export interface ReinforceStep {
   readonly gradients: NamedTensor[];
   readonly loss: number;
   /** The baseline subtracted from each reward. */
   readonly baseline: number;
+  /** The advantage of each sample, as the gradient used it. */
+  readonly advantages: number[];
   /** The baseline state after this step's rewards (to store, or share between replicas). */
   readonly nextBaseline: BaselineState;
 }
 
 /**
- * One REINFORCE step: ∇J ≈ (1/m) Σ_k Σ_t ∇ log P(a_t) · (R_k − b) for the m sampled architectures, with b the
- * EMA baseline before this step. Returns the gradient of the loss to *descend* (the negated objective).
+ * One REINFORCE step where the caller keeps the baseline state: advantagesFor, then reinforceGradient.
+ * ∇J ≈ (1/m) Σ_k Σ_t ∇ log P(a_t) · (R_k − b) for the m sampled architectures, with b the EMA baseline before
+ * this step. Returns the gradient of the loss to *descend* (the negated objective).
  */
 export function reinforceStep(
   policy: ControllerPolicy,
@@ -52,38 +102,7 @@ export function reinforceStep(
   if (rewards.some((r) => !Number.isFinite(r))) throw new ControllerConfigError('reinforceStep: a reward is not finite');
   const layers = samples[0]?.layers;
   if (samples.some((s) => s.layers !== layers)) throw new ControllerConfigError('reinforceStep: the samples of one step must share their depth');
-  const b = baselineFor(baseline, rewards);
-  const advantages = rewards.map((r) => r - b);
-  let next = updateBaseline(baseline, rewards, o.baselineDecay);
-  let scale = 1;
-  if (o.normalizeAdvantages) {
-    const batchSquare = advantages.reduce((a, x) => a + x * x, 0) / advantages.length;
-    const square = baseline.count > 0 && baseline.meanSquare !== undefined ? o.baselineDecay * baseline.meanSquare + (1 - o.baselineDecay) * batchSquare : batchSquare;
-    next = { ...next, meanSquare: square };
-    scale = square > 0 ? 1 / Math.sqrt(square) : 1;
-  }
-  const { loss, gradients } = policy.gradient(
-    samples.map((s, k) => ({ tokens: s.tokens, advantage: (advantages[k] as number) * scale })),
-    layers,
-    o.entropyWeight,
-  );
-  return { gradients, loss, baseline: b, nextBaseline: next };
-}
-
-/**
- * The cost factor of a cost-aware reward, (cost / target)^weight (MnasNet): 1 at the target, below 1 above
- * it for a negative weight. A cost that is not positive and finite (unknown) gives 1.
- */
-export function costFactor(cost: number, target: number, weight: number): number {
-  if (!(cost > 0) || !Number.isFinite(cost) || weight === 0) return 1;
-  return (cost / target) ** weight;
-}
-
-/**
- * The reward REINFORCE sees: (scale · reward)^power, sign kept. Scaling puts accuracies in [0, 1]; a power
- * above 1 widens the gaps between the best children (the paper cubes CIFAR-10 accuracies).
- */
-export function shapeReward(reward: number, scale = 1, power = 1): number {
-  const r = reward * scale;
-  return power === 1 ? r : Math.sign(r) * Math.abs(r) ** power;
+  const step = advantagesFor(rewards, baseline, o);
+  const { loss, gradients } = reinforceGradient(policy, samples, step.advantages, layers, o.entropyWeight);
+  return { gradients, loss, baseline: step.baseline, advantages: step.advantages, nextBaseline: step.after };
 }

@@ -21,6 +21,6 @@ export { TableBenchmark } from './table-bench';
 export { RunState } from './run-state';
 export type { RunResult, Outcome } from './run-state';
 export { randomSearch, regularizedEvolution, reinforceSearch } from './strategies';
-export type { EvolutionOptions, RandomSearchOptions, ReinforceSearchOptions, ReuseOptions } from './strategies';
+export type { EvolutionOptions, RandomSearchOptions, ReinforceSearchOptions, ReinforceSearchStep, ReuseOptions } from './strategies';
 export { runProtocol, runStrategy, runRng, summarize, loadBenchmark, STRATEGY_NAMES } from './protocol';
 export type { BenchmarkSpec, StrategySpec, StrategySummary, ProtocolOptions } from './protocol';

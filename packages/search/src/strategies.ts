@@ -1,4 +1,7 @@
-import { Adam, ControllerPolicy, EMPTY_BASELINE, refusedReward, REFUSED_REWARD_DEFAULT, reinforceStep, shapeReward, worstOf, type PolicyOptions, type RefusedRewardRule, type Rng } from '@nasrl/controller';
+import {
+  Adam, ControllerPolicy, EMPTY_BASELINE, REFUSED_REWARD_DEFAULT, reinforceStep, stepRewards, worstOf,
+  type NamedTensor, type PolicyOptions, type RefusedRewardRule, type RewardInputs, type RewardShaping, type Rng,
+} from '@nasrl/controller';
 import type { TabularBenchmark } from './benchmark';
 import { SearchConfigError } from './errors';
 import { RunState, type RunResult } from './run-state';
@@ -91,7 +94,10 @@ export interface ReinforceSearchOptions {
   baselineDecay?: number;
   /** Entropy bonus weight. Default 0. */
   entropyWeight?: number;
-  /** Normalise advantages by an EMA of their squares (see @nasrl/controller ReinforceOptions). Default false. */
+  /**
+   * Normalise advantages by an EMA of their squares (see @nasrl/controller ReinforceOptions). Default false, as
+   * in the cluster, which has no such setting (docs/design.md, "The REINFORCE step").
+   */
   normalizeAdvantages?: boolean;
   /** Architectures sampled per controller step (m). Default 1. */
   architecturesPerStep?: number;
@@ -110,18 +116,32 @@ export interface ReinforceSearchOptions {
   maxProposals?: number;
   /** With reuse: stop once this many proposals in a row were architectures already evaluated (the policy has converged). Default 200. */
   patience?: number;
+  /** Told about each controller step, after its gradient is computed and before it is applied. Default: none. */
+  onStep?: (step: ReinforceSearchStep) => void;
+}
+
+/** One controller step of reinforceSearch, as onStep sees it. */
+export interface ReinforceSearchStep {
+  /** The controller's parameters the step's architectures were sampled with (a copy). */
+  readonly parameters: NamedTensor[];
+  /** The step's architectures and the table's reward of each (null: the table lacks it). */
+  readonly children: readonly { readonly tokens: readonly number[]; readonly reward: number | null }[];
+  /** The rewards REINFORCE saw (stepRewards: shaped, the refused ones by the refusedReward rule). */
+  readonly rewards: readonly number[];
+  readonly baseline: number;
+  readonly advantages: readonly number[];
+  readonly gradients: readonly NamedTensor[];
 }
 
 /** The REINFORCE controller of the cluster, trained locally against the table. */
 export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: ReinforceSearchOptions = {}): RunResult {
   const m = options.architecturesPerStep ?? 1;
   if (!Number.isInteger(m) || m < 1) throw new SearchConfigError(`architecturesPerStep: expected a positive integer, got ${m}`);
-  const scale = options.rewardScale ?? 1;
-  const power = options.rewardPower ?? 1;
-  const shape = (reward: number): number => shapeReward(reward, scale, power);
   const reuse = options.reuseEvaluations ?? false;
   const refusedRule = options.refusedReward ?? REFUSED_REWARD_DEFAULT;
   if (refusedRule !== 'worst' && !Number.isFinite(refusedRule)) throw new SearchConfigError(`refusedReward: expected 'worst' or a finite number, got ${refusedRule}`);
+  // A table gives no costs: the cluster's shaping without a cost factor.
+  const shaping: RewardShaping = { rewardScale: options.rewardScale ?? 1, rewardPower: options.rewardPower ?? 1, costReward: null, refusedReward: refusedRule };
   const maxProposals = options.maxProposals ?? (bench.budgetUnit === 'evaluations' ? 50 * bench.budget : 20000);
   const policy = new ControllerPolicy(bench.space, { ...options.policy, initSeed: rng.nextUint32() });
   try {
@@ -133,22 +153,28 @@ export function reinforceSearch(bench: TabularBenchmark, rng: Rng, options: Rein
     const patience = options.patience ?? DEFAULT_PATIENCE;
     while (!state.exhausted && state.proposals < maxProposals && state.knownInARow < patience) {
       const samples = policy.sample(m, rng);
-      const rewards: (number | null)[] = [];
+      const results: (RewardInputs | null)[] = [];
       for (const s of samples) {
         const outcome = state.evaluate(s.tokens, reuse);
         if (outcome.kind === 'exhausted') break;
         // Architectures the table lacks (null) earn the refused reward: the controller learns to avoid them.
-        rewards.push(outcome.kind === 'result' ? shape(outcome.result.reward) : null);
+        results.push(outcome.kind === 'result' ? { reward: outcome.result.reward } : null);
       }
-      worst = worstOf(worst, rewards.filter((r): r is number => r !== null));
-      const refused = refusedReward(refusedRule, worst);
-      if (rewards.length === 0) break;
-      const step = reinforceStep(policy, samples.slice(0, rewards.length), rewards.map((r) => r ?? refused), baseline, {
+      if (results.length === 0) break;
+      const rewards = stepRewards(shaping, results, worst);
+      worst = worstOf(worst, rewards.filter((_, k) => results[k] !== null));
+      const stepped = samples.slice(0, results.length);
+      const step = reinforceStep(policy, stepped, rewards, baseline, {
         baselineDecay: options.baselineDecay ?? 0.95,
         entropyWeight: options.entropyWeight ?? 0,
         normalizeAdvantages: options.normalizeAdvantages ?? false,
       });
       baseline = step.nextBaseline;
+      options.onStep?.({
+        parameters: params.map((t) => ({ ...t, data: t.data.slice() })),
+        children: stepped.map((s, k) => ({ tokens: s.tokens, reward: results[k]?.reward ?? null })),
+        rewards, baseline: step.baseline, advantages: step.advantages, gradients: step.gradients,
+      });
       adam.apply(params, step.gradients);
       policy.setParameters(params);
     }

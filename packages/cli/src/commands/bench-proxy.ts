@@ -1,7 +1,7 @@
 import { createSpace, parseExperimentConfig, type ExperimentConfig } from '@nasrl/queue';
 import type { ConvSpace } from '@nasrl/spaces';
 import { TrainingPool, type PoolResult } from '@nasrl/evaluate';
-import { stepRewards } from '@nasrl/cluster';
+import { stepRewards } from '@nasrl/controller';
 import { seededRandom } from '@nasrl/datasets';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args';
 import { convPreset } from '../presets';

@@ -1,5 +1,5 @@
-import { Adam, EMPTY_BASELINE, Rng, updateBaseline, type BaselineState, type NamedTensor } from '@nasrl/controller';
-import { depthFor, experimentRuntime, hashSeed, layersArg, stepAdvantages, stepRewards } from '@nasrl/cluster';
+import { Adam, advantagesFor, EMPTY_BASELINE, reinforceGradient, Rng, stepRewards, type BaselineState, type NamedTensor } from '@nasrl/controller';
+import { depthFor, experimentRuntime, hashSeed, layersArg } from '@nasrl/cluster';
 import { TrainingPool, type PoolResult } from '@nasrl/evaluate';
 import { parseExperimentConfig, type ExperimentConfig } from '@nasrl/queue';
 import { ConvSpace } from '@nasrl/spaces';
@@ -244,11 +244,11 @@ async function runSearch(ctx: RunContext, strategy: Strategy, seed: number): Pro
     const results = await Promise.all(pending);
     for (const f of fresh) paid.push({ key: f.key, tokens: f.tokens, layers, result: await f.result });
     if (strategy === 'reinforce') {
+      // The cluster's step: its shaping, advantages and gradient (the baseline kept here instead of in Redis).
       const rewards = stepRewards(config, results);
-      const { advantages } = stepAdvantages(rewards, baseline);
-      baseline = updateBaseline(baseline, rewards, config.baselineDecay);
-      const batch = tokens.map((t, k) => ({ tokens: t, advantage: advantages[k] as number }));
-      const { gradients } = policy.gradient(batch, layersArg(space, layers), config.entropyWeight);
+      const step = advantagesFor(rewards, baseline, { baselineDecay: config.baselineDecay });
+      baseline = step.after;
+      const { gradients } = reinforceGradient(policy, tokens.map((t) => ({ tokens: t })), step.advantages, layersArg(space, layers), config.entropyWeight);
       adam.apply(params, gradients);
       policy.setParameters(params);
     }
