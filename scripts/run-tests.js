@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Runs every compiled test file (packages/*/dist/test, services/*/dist/test, test/dist) and the deploy checks
-// (deploy/test) with node's test runner.
+// (test/deploy) with node's test runner.
 // Arguments are substrings that select test files: `npm test -- controller` runs only the controller's tests.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -24,7 +24,7 @@ for (const group of ['packages', 'services']) {
 }
 collect(path.join(root, 'test', 'dist'), files);
 // The deploy checks are plain JavaScript (no build step).
-collect(path.join(root, 'deploy', 'test'), files);
+collect(path.join(root, 'test', 'deploy'), files);
 const filters = process.argv.slice(2);
 const selected = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
 if (selected.length === 0) {

@@ -23,7 +23,7 @@
 // which divides the architecture's FLOPs per epoch by the measured seconds per epoch and uses that throughput.
 //
 // Usage: node deploy/timing/estimate.js EXPERIMENT.json [--gpus N] [--tflops T | --measured ARCH.json=SECONDS] [--json]
-// Needs the packages built (npx tsc -b). deploy/test/deploy.test.js uses estimateSearch on the deploy files.
+// Needs the packages built (npx tsc -b). test/deploy/deploy.test.js uses estimateSearch on the deploy files.
 const fs = require('node:fs');
 const path = require('node:path');
 

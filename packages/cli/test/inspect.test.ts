@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { connectRedis, ExperimentStore, parseExperimentConfig, startRedisServer } from '@nasrl/queue';
 import { repoRoot } from '@nasrl/supervisor';
-import { runNasrl, type CliRun } from './helpers';
+import { runNasrl, type CliRun } from '../src/testing';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { lastJson as lastLine, runNasrl, type CliRun } from './helpers';
+import { runNasrl, type CliRun } from '../src/testing';
+import { lastJson as lastLine } from './helpers';
 
 // Tiny runs: 50 training images, 1 epoch, 100 test images, children of two or three small layers.
 const TINY = ['--subset', '50', '--epochs', '1', '--test-subset', '100', '--json'];

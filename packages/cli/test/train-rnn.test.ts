@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { lastJson as lastLine, runNasrl, type CliRun } from './helpers';
+import { runNasrl, type CliRun } from '../src/testing';
+import { lastJson as lastLine } from './helpers';
 
 // Tiny runs: character level (vocabulary of 58), one layer of 8 units, 2,000 training tokens, one epoch.
 const TINY = ['--space', 'rnn', '--level', 'char', '--layers', '1', '--hidden', '8', '--epochs', '1', '--train-tokens', '2000', '--eval-tokens', '400',

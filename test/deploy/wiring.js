@@ -1,5 +1,5 @@
 'use strict';
-// Runs what a rendered deployment describes (deploy/test/wiring.test.js): every nasrl container as a local
+// Runs what a rendered deployment describes (test/deploy/wiring.test.js): every nasrl container as a local
 // process with the command, arguments and environment its file gives it, Redis as redis-server and Prometheus
 // as prometheus, each container on a loopback address of its own (pod-network.js makes the Node.js ones see
 // the deployment's names and their own address). Then every probe the files name is tried as the kubelet or

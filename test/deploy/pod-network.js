@@ -1,5 +1,5 @@
 'use strict';
-// The network of one container or pod, simulated on loopback for deploy/test/wiring.test.js. Loaded with
+// The network of one container or pod, simulated on loopback for test/deploy/wiring.test.js. Loaded with
 // `node --require` (NODE_OPTIONS) into every Node.js process of that container, which then sees what its
 // manifest promises: the deployment's names (compose services, Kubernetes Services and pod DNS names) resolve
 // to the loopback addresses of their containers, and nothing else does; a server bound to all interfaces

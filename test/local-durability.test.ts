@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { startNasrl, type NasrlProcess } from '@nasrl/cli';
 import { connectRedis, ExperimentStore, startRedisServer } from '@nasrl/queue';
 import { repoRoot } from '@nasrl/supervisor';
-import { processesOfRun, readResultLines, startNasrl, waitUntil, type NasrlProcess } from './helpers';
+import { processesOfRun, readResultLines, waitUntil } from './helpers';
 
 const TABLE = path.resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nas-bench-201.csv');
 // REDIS_URL unset: nasrl local starts a redis-server of its own, with its data in <out>/redis.
