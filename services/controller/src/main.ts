@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   const store = new ExperimentStore(connection);
   // Set once the queues exist; until then nasrl_queue_jobs has no samples.
   let queues: { children: Queue; steps: Queue } | null = null;
+  // The space of each experiment this process has loaded: rnn experiments also report perplexity.
+  const spaces = new Map<string, string>();
   const metrics = controllerMetrics(registry, {
+    spaceOf: (id) => spaces.get(id),
     queueJobCounts: async (): Promise<QueueJobCounts> => {
       if (!queues) return {};
       const states = QUEUE_STATES as JobType[];
@@ -80,7 +83,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const runtime = experimentRuntime(experiment);
-  const runtimeFor = runtimeCache((id) => store.get(id), [runtime]);
+  spaces.set(experiment.id, experiment.space);
+  // A step's runtime is loaded before its metrics are reported, so that its experiment's space is known by then.
+  const runtimeFor = runtimeCache(async (id) => {
+    const loaded = await store.get(id);
+    spaces.set(id, loaded.space);
+    return loaded;
+  }, [runtime]);
   const params = new ParameterServerClient({ shards: config.shards, ...(config.tls ? { tls: config.tls } : {}) });
   const prefix = config.queuePrefix;
   const flow = new FlowProducer({ connection, prefix });
@@ -88,7 +97,7 @@ async function main(): Promise<void> {
   const childrenQueue = new Queue(CHILDREN_QUEUE, { connection, prefix });
   queues = { children: childrenQueue, steps: stepsQueue };
   // A replica waiting for its step listens for the steps queue closing: one listener per hosted replica.
-  stepsQueue.setMaxListeners(10 + 2 * config.replicas.length);
+  stepsQueue.setMaxListeners(10 + 2 * config.replicas.length * experiment.stepsInFlight);
   // BullMQ leaves a connection it is given open on close(): these are closed below, after their users.
   const eventsConnection = connection.duplicate();
   const workerConnection = connection.duplicate();
@@ -101,10 +110,15 @@ async function main(): Promise<void> {
 
   const abort = new AbortController();
   // Each replica waits on the signal (its step, its poll): several replicas are not a listener leak.
-  setMaxListeners(10 + 2 * config.replicas.length, abort.signal);
+  setMaxListeners(10 + 2 * config.replicas.length * experiment.stepsInFlight, abort.signal);
+  // The replicas' runs: close() lets them finish the Redis or shard call they are in before it closes the
+  // connections under them (a SIGTERM while a replica reserves or samples must not fail that call).
+  let runs: Promise<unknown> = Promise.resolve();
   const close = (): Promise<void> => {
     closing ??= (async () => {
       abort.abort();
+      // Each replica returns within a call's time of the abort; ten seconds is a wide margin.
+      await Promise.race([runs, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
       await stepWorker.close();
       await Promise.allSettled([stepsEvents.close(), stepsQueue.close(), childrenQueue.close(), flow.close()]);
       params.close();
@@ -143,16 +157,23 @@ async function main(): Promise<void> {
   // parameters and samples from them without yielding), and nothing else: each reserves, samples and waits
   // under its own index, as a process of its own would.
   const init = initOnce(runtime, params, abort.signal);
-  const summaries = await Promise.all(config.replicas.map((index) => new ControllerReplica({
+  const replicaRuns = config.replicas.map((index) => new ControllerReplica({
     runtime, replica: index, store, params, flow, stepsQueue, stepsEvents, metrics, reservationStaleMs: config.reservationStaleMs, init,
     ...(config.seed === undefined ? {} : { seed: config.seed }),
     onStep: (info) => log('step-done', { replica: index, ...info }),
     // A step job that fails (stalled past the limit on a busy machine) is reported and put back, never fatal.
     log: ({ event, ...fields }) => log(event, { replica: index, ...fields }),
-  }).run(abort.signal).then((summary) => ({ index, summary }))));
+  }).run(abort.signal).then((summary) => ({ index, summary })));
+  runs = Promise.allSettled(replicaRuns);
+  // A replica that fails because the process is stopping (its signal aborted a retry) failed nothing; any
+  // other failure ends the process (exit 1), as soon as it happens.
+  const summaries = await Promise.all(replicaRuns).catch((err: unknown) => {
+    if (abort.signal.aborted) return null;
+    throw err;
+  });
   // Stopped by a signal: the budget is not spent, and close() ends the process. (Stopped by `nasrl stop`: it
   // completes the steps still pending, which push nothing, then leaves like a replica whose budget is spent.)
-  if (abort.signal.aborted) return;
+  if (summaries === null || abort.signal.aborted) return;
   for (const { index, summary } of summaries) log(summary.stopped ? 'experiment-stopped' : 'budget-spent', { replica: index, ...summary });
   if (config.exitWhenDone) {
     // Keep completing other replicas' steps until none is pending, then leave.
