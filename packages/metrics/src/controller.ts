@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { REWARD_BUCKETS, STALENESS_BUCKETS } from './registry';
+import { PERPLEXITY_BUCKETS, REWARD_BUCKETS, STALENESS_BUCKETS } from './registry';
 
 /** What a controller step processor reports after completing a step (matches @nasrl/cluster's StepObservation). */
 export interface StepObservation {
@@ -34,6 +34,12 @@ export interface ControllerMetricsOptions {
    * `nasrl_reservations_outstanding` (a count that stays above zero marks a replica that died holding one).
    */
   readonly outstandingReservations?: () => Promise<Readonly<Record<string, number>>>;
+  /**
+   * The search space of an experiment ('conv', 'rnn', ...), undefined when not known. Experiments of space
+   * 'rnn' also record `nasrl_child_perplexity` and `nasrl_best_perplexity`: their accuracy is 1 / validation
+   * perplexity. Default: no space is known, and no experiment records perplexity.
+   */
+  readonly spaceOf?: (experiment: string) => string | undefined;
 }
 
 /** The controller's metrics, with the hooks @nasrl/cluster's replica and step processor call. */
@@ -47,7 +53,10 @@ export interface ControllerMetrics {
 /** The states `nasrl_queue_jobs` reports for each queue. */
 export const QUEUE_STATES: readonly string[] = ['waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'];
 
-/** Registers the controller's metrics (nasrl_child_reward, nasrl_baseline, nasrl_queue_jobs, ...) on `registry`. */
+/**
+ * Registers the controller's metrics (nasrl_child_reward, nasrl_baseline, nasrl_queue_jobs, ...; for rnn
+ * experiments nasrl_child_perplexity and nasrl_best_perplexity) on `registry`.
+ */
 export function controllerMetrics(registry: Registry, options: ControllerMetricsOptions = {}): ControllerMetrics {
   const registers = [registry];
   const exp = ['experiment'];
@@ -55,6 +64,12 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
   const movingAverage = new Gauge({ name: 'nasrl_reward_moving_average', help: 'Exponential moving average (decay 0.9) of raw child rewards seen by this process\'s step processor', labelNames: exp, registers });
   const baseline = new Gauge({ name: 'nasrl_baseline', help: 'Shared EMA baseline after the last step this process completed, in scaled reward units', labelNames: exp, registers });
   const bestAccuracy = new Gauge({ name: 'nasrl_best_accuracy', help: 'Best child validation accuracy seen by this process', labelNames: exp, registers });
+  const perplexity = new Histogram({
+    name: 'nasrl_child_perplexity',
+    help: 'Validation perplexity of evaluated language-model children (rnn experiments only; diverged children left out)',
+    labelNames: exp, buckets: [...PERPLEXITY_BUCKETS], registers,
+  });
+  const bestPerplexity = new Gauge({ name: 'nasrl_best_perplexity', help: 'Lowest child validation perplexity seen by this process (rnn experiments only)', labelNames: exp, registers });
   const sampledTotal = new Counter({ name: 'nasrl_architectures_sampled_total', help: 'Architectures sampled by this process\'s replica', labelNames: exp, registers });
   const evaluatedTotal = new Counter({ name: 'nasrl_architectures_evaluated_total', help: 'Children with a result in steps completed by this process', labelNames: exp, registers });
   const steps = new Counter({ name: 'nasrl_controller_steps_total', help: 'Steps completed by this process\'s step processor', labelNames: exp, registers });
@@ -92,6 +107,8 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
   });
 
   const best = new Map<string, number>();
+  // An rnn child's accuracy is 1 / its validation perplexity (@nasrl/evaluate's LmEvaluator).
+  const languageModel = (experiment: string): boolean => options.spaceOf?.(experiment) === 'rnn';
   return {
     sampled(experiment, entropies) {
       sampledTotal.inc({ experiment }, entropies.length);
@@ -111,7 +128,12 @@ export function controllerMetrics(registry: Registry, options: ControllerMetrics
         if (Number.isFinite(a) && a > (best.get(experiment) ?? -Infinity)) {
           best.set(experiment, a);
           bestAccuracy.set({ experiment }, a);
+          if (languageModel(experiment)) bestPerplexity.set({ experiment }, 1 / a);
         }
+      }
+      if (languageModel(experiment)) {
+        // A diverged child reports accuracy 0: no perplexity to observe (its failure shows in its reward).
+        for (const a of o.accuracies) if (Number.isFinite(a) && a > 0) perplexity.observe({ experiment }, 1 / a);
       }
     },
   };

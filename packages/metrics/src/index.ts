@@ -13,7 +13,7 @@
  * await server.close();
  * ```
  */
-export { createRegistry, REWARD_BUCKETS, STALENESS_BUCKETS, TRAINING_SECONDS_BUCKETS } from './registry';
+export { createRegistry, PERPLEXITY_BUCKETS, REWARD_BUCKETS, STALENESS_BUCKETS, TRAINING_SECONDS_BUCKETS } from './registry';
 export { startMetricsServer } from './server';
 export type { MetricsServer, MetricsServerOptions } from './server';
 export { controllerMetrics, QUEUE_STATES } from './controller';

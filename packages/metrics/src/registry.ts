@@ -9,6 +9,14 @@ export const REWARD_BUCKETS: readonly number[] = [
 /** Buckets of staleness histograms, in parameter versions. */
 export const STALENESS_BUCKETS: readonly number[] = [0, 1, 2, 4, 8, 16, 32, 64, 128];
 
+/**
+ * Buckets of `nasrl_child_perplexity`: character-level children sit between 1 and the alphabet's size (about
+ * 60), word-level ones between tens and the vocabulary's size (10,000 words).
+ */
+export const PERPLEXITY_BUCKETS: readonly number[] = [
+  1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
+];
+
 /** Buckets of child training time in seconds: children train for minutes to hours. */
 export const TRAINING_SECONDS_BUCKETS: readonly number[] = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 
