@@ -1,7 +1,7 @@
 /**
  * Child networks: a convolutional architecture → a TensorFlow.js model (explicit variables), checked against
- * limits before allocation, trained with Nesterov momentum SGD; the reward is the cubed best recent validation
- * accuracy.
+ * limits before allocation, trained with Nesterov momentum SGD; a child reports its best recent validation
+ * accuracy, which the experiment shapes into REINFORCE's reward (stepRewards of @nasrl/controller).
  *
  * @example
  * ```ts
@@ -11,7 +11,7 @@
  * await selectBackend();
  * const data = loadDataset({ name: 'fashion-mnist', subset: 10000 });
  * const result = await trainChild(REFERENCE_CHILD, data, { epochs: 3 }, { onEpoch: (e) => console.log(e) });
- * console.log(result.curve, result.reward);
+ * console.log(result.curve, result.bestValidationAccuracy);
  * ```
  */
 export type { ChildLimits, ChildPlan, InputShape, LayerPlan, Padding, PoolStride } from './plan';
@@ -19,7 +19,7 @@ export { CHILD_LIMIT_DEFAULTS, planChild } from './plan';
 export type { BatchNormOptions } from './model';
 export { ChildModel } from './model';
 export type { CompiledTrainOptions, EpochReport, LearningRateSchedule, TrainHooks, TrainOptions, TrainResult } from './trainer';
-export { compileTrainOptions, evaluate, learningRateAt, rewardOf, trainChild } from './trainer';
+export { bestRecentAccuracy, compileTrainOptions, evaluate, learningRateAt, trainChild } from './trainer';
 export { REFERENCE_CHILD } from './reference';
 export { expectNoLeakedTensors } from './leaks';
 export { ArchitectureTooLargeError, TrainingCancelledError, TrainingOptionError } from './errors';

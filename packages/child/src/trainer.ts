@@ -31,10 +31,11 @@ export interface TrainOptions {
   batchNorm?: Partial<BatchNormOptions>;
   /** Augmentation of training batches, or false. Default: the dataset's (`Dataset.augmentation`). */
   augment?: AugmentOptions | false;
-  /** Reward = (max validation accuracy over the last `rewardWindow` epochs) ^ rewardPower. Default 5. */
+  /**
+   * The accuracy a child is rewarded with is the max validation accuracy over the last `rewardWindow` epochs
+   * (SPEC section 2). Default 5. The experiment shapes it (rewardScale, rewardPower, cost factor), not the trainer.
+   */
   rewardWindow?: number;
-  /** Default 3. */
-  rewardPower?: number;
   /** Images per validation batch. Default 500. */
   validationBatchSize?: number;
   /** Seed of the initial weights, the shuffles and the augmentation. Default 1. */
@@ -57,7 +58,6 @@ export interface CompiledTrainOptions {
   readonly batchNorm: BatchNormOptions;
   readonly augment: AugmentOptions | false;
   readonly rewardWindow: number;
-  readonly rewardPower: number;
   readonly validationBatchSize: number;
   readonly seed: number;
   readonly limits: ChildLimits;
@@ -83,8 +83,10 @@ export interface EpochReport {
 export interface TrainResult {
   /** Validation accuracy after each epoch. */
   readonly curve: number[];
-  readonly reward: number;
-  /** Max validation accuracy of the last rewardWindow epochs (the reward's base). */
+  /**
+   * Max validation accuracy of the last rewardWindow epochs: what the child reports as its raw reward, for the
+   * experiment to shape (stepRewards of @nasrl/controller).
+   */
   readonly bestValidationAccuracy: number;
   readonly seconds: number;
   readonly parameters: number;
@@ -125,7 +127,6 @@ export function compileTrainOptions(options: TrainOptions = {}, defaultAugment: 
     batchNorm: { epsilon: options.batchNorm?.epsilon ?? 1e-3, momentum: options.batchNorm?.momentum ?? 0.9 },
     augment: options.augment ?? defaultAugment,
     rewardWindow: positiveInt(options.rewardWindow ?? 5, 'rewardWindow'),
-    rewardPower: nonNegative(options.rewardPower ?? 3, 'rewardPower'),
     validationBatchSize: positiveInt(options.validationBatchSize ?? 500, 'validationBatchSize'),
     seed: options.seed ?? 1,
     limits: options.limits ?? {},
@@ -146,10 +147,9 @@ export function learningRateAt(o: Pick<CompiledTrainOptions, 'learningRate' | 's
   }
 }
 
-/** Reward of a validation curve: (max of its last `window` values) ^ power. */
-export function rewardOf(curve: readonly number[], window: number, power: number): { reward: number; best: number } {
-  const best = curve.length === 0 ? 0 : Math.max(...curve.slice(-window));
-  return { reward: best ** power, best };
+/** The accuracy a validation curve is rewarded with: the max of its last `window` values (0 for an empty curve). */
+export function bestRecentAccuracy(curve: readonly number[], window: number): number {
+  return curve.length === 0 ? 0 : Math.max(...curve.slice(-window));
 }
 
 /**
@@ -209,7 +209,7 @@ export function evaluate(model: ChildModel, data: Dataset, batchSize: number): n
 
 /**
  * Trains a child on `data` with momentum SGD (Nesterov), weight decay and a learning-rate schedule, validates
- * after each epoch and returns the curve and the reward. Checks the limits before allocating anything
+ * after each epoch and returns the curve and the best recent validation accuracy. Checks the limits before allocating anything
  * (ArchitectureTooLargeError). Frees every tensor it makes, also when cancelled or failing.
  */
 export async function trainChild(arch: ConvArchitecture, data: Dataset, options: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -313,9 +313,8 @@ export async function trainChild(arch: ConvArchitecture, data: Dataset, options:
     model.dispose();
     for (const v of velocities) v.dispose();
   }
-  const { reward, best } = rewardOf(curve, o.rewardWindow, o.rewardPower);
   return {
-    curve, reward, bestValidationAccuracy: best, seconds: (performance.now() - started) / 1000, parameters: plan.parameters,
+    curve, bestValidationAccuracy: bestRecentAccuracy(curve, o.rewardWindow), seconds: (performance.now() - started) / 1000, parameters: plan.parameters,
     imagesPerSecond: (totalSteps * batchSize) / Math.max(trainSeconds, 1e-9), finalTrainLoss,
     ...(testAccuracy !== undefined ? { testAccuracy } : {}),
   };

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseConvArchitecture } from '@nasrl/spaces';
 import { syntheticDataset } from '@nasrl/datasets';
 import { selectBackend } from '@nasrl/tf';
-import { ChildModel, compileTrainOptions, expectNoLeakedTensors, learningRateAt, planChild, rewardOf, TrainingCancelledError, trainChild } from '../src';
+import { bestRecentAccuracy, ChildModel, compileTrainOptions, expectNoLeakedTensors, learningRateAt, planChild, TrainingCancelledError, trainChild } from '../src';
 import type { EpochReport } from '../src';
 
 // Skip connections between layers of different sizes, both pooling kinds, an image-fed layer in the middle.
@@ -19,15 +19,18 @@ const SKIPS = parseConvArchitecture({
   ],
 });
 
-test('schedule and reward', () => {
+test('schedule, and the accuracy a child reports: the best of the last epochs, with no power applied', () => {
   const o = compileTrainOptions({ learningRate: 0.1 });
   assert.equal(learningRateAt(o, 0, 100), 0.1);
   assert.ok(Math.abs(learningRateAt(o, 50, 100) - 0.05) < 1e-12);
   assert.ok(Math.abs(learningRateAt(o, 100, 100)) < 1e-12);
   const step = compileTrainOptions({ schedule: 'step' });
   assert.deepEqual([10, 60, 80].map((s) => learningRateAt(step, s, 100)), [0.1, 0.1 * 0.1, 0.1 * 0.01]);
-  assert.deepEqual(rewardOf([0.9, 0.5, 0.6, 0.7, 0.8, 0.75], 5, 3), { reward: 0.8 ** 3, best: 0.8 });
-  assert.deepEqual(rewardOf([0.9, 0.5, 0.6], 2, 1), { reward: 0.6, best: 0.6 });
+  assert.equal(bestRecentAccuracy([0.9, 0.5, 0.6, 0.7, 0.8, 0.75], 5), 0.8);
+  assert.equal(bestRecentAccuracy([0.9, 0.5, 0.6], 2), 0.6);
+  assert.equal(bestRecentAccuracy([], 5), 0);
+  // The experiment shapes rewards (stepRewards); the trainer has no power of its own to apply.
+  assert.equal('rewardPower' in compileTrainOptions({}), false);
 });
 
 test('the custom gradients (batch norm + ReLU, classifier) match finite differences of the loss', async () => {
@@ -79,7 +82,8 @@ test('children with skip connections between layers of different sizes train, le
     assert.deepEqual(reports.map((r) => r.epoch), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual(reports.map((r) => r.validationAccuracy), result.curve);
     assert.equal(result.bestValidationAccuracy, Math.max(...result.curve.slice(-3)));
-    assert.ok(Math.abs(result.reward - result.bestValidationAccuracy ** 3) < 1e-12);
+    // What the trainer reports is the accuracy: no reward of its own (it used to be the accuracy cubed).
+    assert.equal('reward' in result, false);
     assert.equal(result.parameters, planChild(arch, data).parameters);
     assert.ok(result.bestValidationAccuracy >= 0.9, `accuracy ${result.curve.join(', ')}`);
     assert.ok((reports[5] as EpochReport).trainLoss < (reports[0] as EpochReport).trainLoss);

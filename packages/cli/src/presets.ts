@@ -28,7 +28,9 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
       childrenPerStep: 4,
       learningRate: 0.02,
       baselineDecay: 0.9,
-      rewardPower: 3,
+      // Accuracy⁹: the objective BENCHMARKS.md measured this preset with (the trainer used to cube the accuracy
+      // and the experiment cubed it again; the experiment now shapes the plain accuracy on its own).
+      rewardPower: 9,
       costReward: { metric: 'parameters', target: 20_000, weight: -0.07 },
       spaceOptions: {
         filterHeights: [1, 3, 5], filterWidths: [1, 3, 5], filterCounts: [4, 8, 16, 32],
@@ -48,6 +50,7 @@ const PRESETS: Record<ConvPresetName, ConvPreset> = {
       budgetArchs: 12_800,
       childrenPerStep: 8,
       learningRate: 0.0006,
+      rewardPower: 3, // the paper's reward: the accuracy cubed (SPEC section 2)
       spaceOptions: {},
       training: { dataset: 'cifar10', epochs: 50, batchSize: 64 },
     },

@@ -47,8 +47,9 @@ export class TrainEvaluator implements Evaluator {
     // ChildResult has no room for throughput; the worker process reads it from this last progress report.
     const last = r.curve[r.curve.length - 1] ?? r.bestValidationAccuracy;
     await context.progress({ epoch: t.epochs, epochs: t.epochs, validationAccuracy: last, imagesPerSecond: r.imagesPerSecond }).catch(() => undefined);
+    // The raw reward is the accuracy; the experiment shapes it (stepRewards), the trainer does not.
     return {
-      reward: r.reward, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters,
+      reward: r.bestValidationAccuracy, accuracy: r.bestValidationAccuracy, curve: [...r.curve], seconds: r.seconds, parameters: r.parameters,
       ...(r.testAccuracy !== undefined ? { testAccuracy: r.testAccuracy } : {}),
     };
   }

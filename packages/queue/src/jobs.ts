@@ -28,8 +28,9 @@ export interface ChildJob {
 /** What a worker returns for a child job (its BullMQ return value). */
 export interface ChildResult {
   /**
-   * What the controller optimises (conv: best recent validation accuracy cubed; rnn: c / (validation
-   * perplexity)²; table: the table's reward).
+   * The raw reward, before the experiment shapes it into what REINFORCE sees (stepRewards of @nasrl/controller:
+   * rewardScale, rewardPower, costReward): conv: the best recent validation accuracy (= accuracy); rnn:
+   * c / (validation perplexity)²; table: the table's reward.
    */
   readonly reward: number;
   /**

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { stepRewards } from '@nasrl/controller';
 import { ConvSpace } from '@nasrl/spaces';
 import { EvaluationRefusedError, ExperimentStore, connectRedis, parseExperimentConfig, startRedisServer, type ChildJob, type TestRedisServer } from '@nasrl/queue';
 import { ChildProcessor, defaultEvaluators } from '../src/child-processor';
@@ -38,7 +39,12 @@ test('the train evaluator trains a child with @nasrl/child, reports each epoch, 
   assert.deepEqual(progress.map((p) => p.epoch), [1, 2, 2]);
   assert.ok((progress[2]?.imagesPerSecond ?? 0) > 0);
   assert.ok(result.parameters > 0);
-  assert.ok(result.reward >= 0 && result.reward <= 1);
+  // The child reports its accuracy (the best of the last 5 epochs) as its raw reward; the experiment shapes it,
+  // once: with rewardPower 3 REINFORCE sees the accuracy cubed (the trainer used to cube it first).
+  assert.equal(result.accuracy, Math.max(...result.curve.slice(-5)));
+  assert.equal(result.reward, result.accuracy);
+  const [cubed] = stepRewards({ ...config, rewardPower: 3 }, [result]);
+  assert.ok(Math.abs((cubed as number) - result.accuracy ** 3) < 1e-12, `shaped ${cubed}, accuracy ${result.accuracy}`);
   assert.equal(result.worker, 'w-train');
   assert.equal(await store.resultCount(config.id), 1);
   await assert.rejects(processor.process(job(1, [0, 0, 1]), { progress: async () => undefined }), (e: unknown) => e instanceof EvaluationRefusedError && /maxFilters/.test(e.message));

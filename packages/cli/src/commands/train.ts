@@ -263,7 +263,7 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     process.stdout.write(`parameters ${count(result.parameters)}\n`);
     if (validationAccuracy !== null) {
       process.stdout.write(`validation accuracy ${validationAccuracy.toFixed(4)} (after the last epoch, ${count(loaded.validation.count)} images)\n`);
-      process.stdout.write(`reward ${result.reward.toFixed(6)} (best validation accuracy of the last epochs ${result.bestValidationAccuracy.toFixed(4)}, cubed)\n`);
+      process.stdout.write(`best validation accuracy of the last epochs ${result.bestValidationAccuracy.toFixed(4)} (the raw reward a search shapes)\n`);
     }
     if (testAccuracy !== null) {
       const how = final ? `trained on ${count(data.train.count)} train+validation images, ${epochs} epoch${epochs === 1 ? '' : 's'}` : `${count(testCount)} held-out images, evaluated once after the last epoch`;
@@ -273,7 +273,7 @@ export async function trainArchCommand(argv: string[]): Promise<number> {
     if (json) {
       process.stdout.write(`${JSON.stringify({
         architecture: input.from, final, backend, epochs, validationAccuracy, testAccuracy, curve: result.curve, curveSplit: monitored,
-        reward: final ? null : result.reward, bestValidationAccuracy: final ? null : result.bestValidationAccuracy,
+        bestValidationAccuracy: final ? null : result.bestValidationAccuracy,
         seconds: result.seconds, parameters: result.parameters,
         dataset: { name: loaded.name, train: loaded.train.count, validation: loaded.validation.count, test: testCount, trainedOn: data.train.count },
       })}\n`);
