@@ -1,4 +1,5 @@
 import type { Corpus } from '@nasrl/corpus';
+import type { LmCell } from '@nasrl/child';
 import type { ExperimentConfig, ExperimentRnnOptions } from '@nasrl/queue';
 import { RnnSpace } from '@nasrl/spaces';
 import { runTraining, selectTrainingBackend } from './training';
@@ -25,8 +26,11 @@ export class LmEvaluator implements Evaluator {
     private readonly config: ExperimentConfig,
     private readonly tfBackend: string,
     private readonly log: TrainLog,
-    /** Benchmarks only: the seed of the child's weights and dropout masks (default 1), and a test-split perplexity. */
-    private readonly extra: { seed?: number; test?: boolean } = {},
+    /**
+     * Benchmarks only: the seed of the child's weights and dropout masks (default 1), a test-split perplexity,
+     * and `lstm`: train the LSTM baseline in place of the child's cell (the child's tokens are then ignored).
+     */
+    private readonly extra: { seed?: number; test?: boolean; lstm?: boolean } = {},
   ) {
     if (config.space !== 'rnn' || config.rnn === null) throw new Error(`LmEvaluator: experiment ${config.id} has space "${config.space}"; it trains rnn-space children only`);
     this.rnn = config.rnn;
@@ -38,8 +42,8 @@ export class LmEvaluator implements Evaluator {
     const corpus = await this.corpus();
     const r = this.rnn;
     // The tokens are authoritative (the worker checked them against the space); `arch` is their description.
-    const cell = new RnnSpace({ base: r.base }).decode(child.tokens);
-    const t = await runTraining(() => trainLanguageModel({ kind: 'rnn', cell }, corpus, {
+    const cell: LmCell = this.extra.lstm === true ? { kind: 'lstm' } : { kind: 'rnn', cell: new RnnSpace({ base: r.base }).decode(child.tokens) };
+    const t = await runTraining(() => trainLanguageModel(cell, corpus, {
       layers: r.layers, hiddenSize: r.hiddenSize, epochs: r.epochs, batchSize: r.batchSize, steps: r.steps, learningRate: r.learningRate,
       dropout: r.dropout, trainTokens: r.trainTokens, evaluationTokens: r.evaluationTokens, rewardConstant: r.rewardConstant,
       maxParameters: this.config.limits.maxParameters, seed: this.extra.seed ?? 1, evaluateTest: this.extra.test === true,

@@ -10,10 +10,10 @@ const backend = (workerData as { backend: string }).backend;
 parentPort?.on('message', (task: PoolTask) => {
   void (async () => {
     try {
-      const key = JSON.stringify([task.config, task.seed ?? 1, task.test === true]);
+      const key = JSON.stringify([task.config, task.seed ?? 1, task.test === true, task.lstm === true]);
       let evaluator = evaluators.get(key);
       if (evaluator === undefined) {
-        evaluator = new TrainEvaluator(task.config, backend, () => undefined, { seed: task.seed ?? 1, test: task.test === true });
+        evaluator = new TrainEvaluator(task.config, backend, () => undefined, { seed: task.seed ?? 1, test: task.test === true, lstm: task.lstm === true });
         evaluators.set(key, evaluator);
       }
       const result: PoolResult = await evaluator.evaluate(task.child, { progress: async () => undefined });

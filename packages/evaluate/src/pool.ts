@@ -12,6 +12,8 @@ export interface PoolTask {
   readonly seed?: number;
   /** Also report the accuracy on the dataset's test split. Default false. */
   readonly test?: boolean;
+  /** rnn experiments: train the LSTM baseline instead of the child's cell (its tokens are ignored). Default false. */
+  readonly lstm?: boolean;
 }
 
 /** What a pool returns: the worker's evaluation, and the test accuracy when asked for. */

@@ -24,8 +24,11 @@ export class TrainEvaluator implements Evaluator {
     private readonly config: ExperimentConfig,
     private readonly tfBackend: string,
     private readonly log: TrainLog,
-    /** Benchmarks only: the seed of the child's weights and shuffles (default 1), and a test-split accuracy. */
-    private readonly extra: { seed?: number; test?: boolean } = {},
+    /**
+     * Benchmarks only: the seed of the child's weights and shuffles (default 1), a test-split accuracy, and for
+     * rnn experiments `lstm`: train the LSTM baseline in place of the child's cell.
+     */
+    private readonly extra: { seed?: number; test?: boolean; lstm?: boolean } = {},
   ) {
     this.languageModels = config.space === 'rnn' ? new LmEvaluator(config, tfBackend, log, extra) : null;
   }

@@ -7,7 +7,7 @@ import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../args'
 import { convPreset } from '../presets';
 import { kendall, mean, median, spearman, standardDeviation } from '../stats';
 
-export const BENCH_PROXY_USAGE = `usage: nasrl bench proxy [--preset small|paper] [--archs N] [--long-factor F] [--threads T] [--seed S] [--json]
+export const BENCH_PROXY_USAGE = `usage: nasrl bench proxy [--space conv|rnn] [--preset small|paper] [--archs N] [--long-factor F] [--threads T] [--seed S] [--json]
 
 Does the short training a search gives each child rank architectures as a longer training does? Samples N
 random architectures of the preset's space (default 30; depths as the depth schedule gives them over the
@@ -16,7 +16,8 @@ and once with F times the training images (default 5, the same epochs, a larger 
 reports Spearman's rho and Kendall's tau between the proxy (accuracy, and the search's cost-aware reward)
 and the longer training's validation accuracy, the median proxy accuracy, and the seed noise against the
 spread across architectures. Children train on T threads (default 2) with the workers' evaluator.
-With --json the last line is the result as JSON.`;
+With --json the last line is the result as JSON. \`--space rnn\` ranks recurrent cells by perplexity
+instead (\`nasrl bench proxy --space rnn --help\`).`;
 
 /** One architecture's three trainings. */
 interface ProxyRow {
@@ -39,6 +40,14 @@ export function longerConfig(config: ExperimentConfig, factor: number, maxTrain:
 
 /** `nasrl bench proxy`: see BENCH_PROXY_USAGE. */
 export async function benchProxyCommand(argv: string[]): Promise<number> {
+  const spaceAt = argv.findIndex((a) => a === '--space' || a.startsWith('--space='));
+  if (spaceAt >= 0) {
+    const value = argv[spaceAt]?.includes('=') ? argv[spaceAt]?.slice('--space='.length) : argv[spaceAt + 1];
+    const rest = argv.filter((_, i) => i !== spaceAt && (argv[spaceAt]?.includes('=') || i !== spaceAt + 1));
+    if (value === 'rnn') return (await import('./bench-proxy-rnn')).benchProxyRnnCommand(rest);
+    if (value !== 'conv') throw new UsageError(`--space: expected conv or rnn, got ${JSON.stringify(value ?? null)}`);
+    argv = rest;
+  }
   if (argv.includes('--help')) {
     console.log(BENCH_PROXY_USAGE);
     return 0;
