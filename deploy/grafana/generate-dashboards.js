@@ -2,7 +2,8 @@
 'use strict';
 // Writes deploy/grafana/dashboards/*.json. Edit the panels here and run `node deploy/grafana/generate-dashboards.js`;
 // deploy/test/deploy.test.js checks that the committed files are what this script writes, and that every
-// expression uses only the metric names of the services' metrics contract.
+// expression uses only the metric names of the services' metrics contract. Queries over RNN_ONLY_METRICS have
+// data for experiments of space rnn only.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -131,19 +132,40 @@ function dashboard(uid, title, description, panels) {
   };
 }
 
+// What the panels of the rnn space's metrics say of the other spaces.
+const RNN_ONLY = 'Recorded for experiments of space rnn only (their accuracy is 1 / perplexity): empty for the other spaces.';
+
+/** Metrics that only rnn experiments record: a dashboard query over them has no data for the other spaces. */
+const RNN_ONLY_METRICS = ['nasrl_child_perplexity', 'nasrl_best_perplexity'];
+
 const meanReward = `sum by (experiment) (rate(nasrl_child_reward_sum{${EXP}}[${RI}])) / sum by (experiment) (rate(nasrl_child_reward_count{${EXP}}[${RI}]))`;
 
 const dashboards = {
-  'nasrl-reward.json': dashboard('nasrl-reward', 'nasrl / reward', 'Child rewards, the EMA baseline and the best accuracy of each experiment.', [
+  'nasrl-reward.json': dashboard('nasrl-reward', 'nasrl / reward', 'Child rewards, the EMA baseline and the best accuracy of each experiment (and, for rnn experiments, the perplexity).', [
     timeseries('Reward curve', [
       target(meanReward, '{{experiment}} mean child reward', { refId: 'A' }),
       target(`max by (experiment) (nasrl_reward_moving_average{${EXP}})`, '{{experiment}} reward moving average', { refId: 'B' }),
       target(`max by (experiment) (nasrl_baseline{${EXP}})`, '{{experiment}} baseline', { refId: 'C' }),
       target(`max by (experiment) (nasrl_best_accuracy{${EXP}})`, '{{experiment}} best accuracy', { refId: 'D' }),
     ], { w: 24, h: 10, description: 'Mean reward of the children evaluated in each interval (histogram sum / count), the moving average of the rewards, the REINFORCE baseline and the best validation accuracy so far.' }),
-    stat('Best accuracy', [target(`max by (experiment) (nasrl_best_accuracy{${EXP}})`, '{{experiment}}', { refId: 'A' })], { unit: 'percentunit', w: 8 }),
-    stat('Reward moving average', [target(`max by (experiment) (nasrl_reward_moving_average{${EXP}})`, '{{experiment}}', { refId: 'A' })], { w: 8 }),
-    stat('Baseline', [target(`max by (experiment) (nasrl_baseline{${EXP}})`, '{{experiment}}', { refId: 'A' })], { w: 8 }),
+    stat('Best accuracy', [target(`max by (experiment) (nasrl_best_accuracy{${EXP}})`, '{{experiment}}', { refId: 'A' })], {
+      unit: 'percentunit', w: 6, description: 'Best child validation accuracy so far (for an rnn experiment, 1 / perplexity: see Best perplexity).',
+    }),
+    stat('Best perplexity (rnn)', [target(`min by (experiment) (nasrl_best_perplexity{${EXP}})`, '{{experiment}}', { refId: 'A' })], {
+      w: 6, description: `Lowest child validation perplexity so far. ${RNN_ONLY}`,
+    }),
+    stat('Reward moving average', [target(`max by (experiment) (nasrl_reward_moving_average{${EXP}})`, '{{experiment}}', { refId: 'A' })], { w: 6 }),
+    stat('Baseline', [target(`max by (experiment) (nasrl_baseline{${EXP}})`, '{{experiment}}', { refId: 'A' })], { w: 6 }),
+    timeseries('Child validation perplexity (rnn)', [
+      target(`min by (experiment) (nasrl_best_perplexity{${EXP}})`, '{{experiment}} best', { refId: 'A' }),
+      target(`histogram_quantile(0.1, sum by (le, experiment) (rate(nasrl_child_perplexity_bucket{${EXP}}[${RI}])))`, '{{experiment}} p10', { refId: 'B' }),
+      target(`histogram_quantile(0.5, sum by (le, experiment) (rate(nasrl_child_perplexity_bucket{${EXP}}[${RI}])))`, '{{experiment}} p50', { refId: 'C' }),
+      target(`sum by (experiment) (rate(nasrl_child_perplexity_sum{${EXP}}[${RI}])) / sum by (experiment) (rate(nasrl_child_perplexity_count{${EXP}}[${RI}]))`, '{{experiment}} mean', { refId: 'D' }),
+    ], {
+      w: 24, h: 9, min: 1,
+      description: 'Validation perplexity of the language-model children evaluated in each interval (quantiles of the nasrl_child_perplexity buckets, and the mean), ' +
+        `and the best so far; lower is better, and the reward is c / perplexity². ${RNN_ONLY}`,
+    }),
     timeseries('Child reward quantiles', [
       target(`histogram_quantile(0.5, sum by (le, experiment) (rate(nasrl_child_reward_bucket{${EXP}}[${RI}])))`, '{{experiment}} p50', { refId: 'A' }),
       target(`histogram_quantile(0.9, sum by (le, experiment) (rate(nasrl_child_reward_bucket{${EXP}}[${RI}])))`, '{{experiment}} p90', { refId: 'B' }),
@@ -275,7 +297,7 @@ function render() {
   return out;
 }
 
-module.exports = { render };
+module.exports = { render, RNN_ONLY_METRICS };
 
 if (require.main === module) {
   const dir = path.join(__dirname, 'dashboards');
