@@ -44,6 +44,12 @@ test('the conv space takes its settings from a preset (default small) and flags 
   assert.throws(() => localExperiment(['--resume', '/nonexistent-run', '--budget-archs', '9']), (e: unknown) => e instanceof UsageError && /only --workers and --replicas/.test(e.message));
 });
 
+test('--steps-in-flight sets how many steps each replica keeps in flight (default 1, the paper\'s loop)', () => {
+  assert.equal(localExperiment(['--id', 'f1', '--space', 'nb201']).config.stepsInFlight, 1);
+  assert.equal(localExperiment(['--id', 'f2', '--space', 'nb201', '--steps-in-flight', '2']).config.stepsInFlight, 2);
+  assert.throws(() => localExperiment(['--id', 'f3', '--space', 'nb201', '--steps-in-flight', '0']), (e: unknown) => e instanceof UsageError && /--steps-in-flight/.test(e.message));
+});
+
 test('the progress line shows evaluated/total, the rate, the time left, the best accuracy and the depth', () => {
   const line = progressLine({ space: 'conv', evaluated: 50, budget: 200, perMinute: 15, bestAccuracy: 0.91234, depth: 5 }, 20);
   assert.equal(line, '[#####...............] 50/200  15/min  left 10m00s  best 91.23%  depth 5');

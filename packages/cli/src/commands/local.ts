@@ -15,12 +15,12 @@ import { RNN_LOCAL_FLAGS, RNN_LOCAL_HELP, rnnFlagOf, rnnLocalExperiment, rnnRetr
 
 const VALUED = [
   'shards', 'replicas', 'children', 'workers', 'budget-archs', 'space', 'preset', 'dataset', 'data-dir', 'table', 'out', 'id', 'epochs', 'subset', 'lr',
-  'refused-reward', 'time-scale', 'resume', ...Object.keys(RNN_LOCAL_FLAGS),
+  'refused-reward', 'time-scale', 'resume', 'steps-in-flight', ...Object.keys(RNN_LOCAL_FLAGS),
 ];
 const SWITCHES = ['help', 'no-reuse'];
 
 export const LOCAL_USAGE = `nasrl local [--space conv|nb201|table|rnn] [--preset ${CONV_PRESET_NAMES.join('|')}] [--budget-archs N] [--children M]
-            [--shards S] [--replicas K] [--workers W] [--dataset fashion-mnist|cifar10|synthetic] [--data-dir DIR]
+            [--steps-in-flight N] [--shards S] [--replicas K] [--workers W] [--dataset fashion-mnist|cifar10|synthetic] [--data-dir DIR]
             [--table PATH] [--epochs N] [--subset N] [--lr X] [--refused-reward worst|X] [--time-scale X] [--no-reuse]
             [--base N] [--corpus brown|ptb] [--level char|word] [--hidden N] [--layers N] [--train-tokens N|all]
             [--eval-tokens N|all] [--reward-c X] [--out DIR] [--id ID]
@@ -32,7 +32,9 @@ The conv space takes its settings from a preset (default small; paper is the pap
 needs --data-dir); the flags override them. --dataset, --data-dir, --epochs and --subset are for the conv
 space; --table and --time-scale for nb201 (default table ${DEFAULT_NB201_TABLE}) and table (--table required:
 the table space JSON file). --refused-reward is what an architecture the evaluator refuses (over the limits,
-missing from the table) earns: the worst reward seen so far (default) or X.
+missing from the table) earns: the worst reward seen so far (default) or X. --steps-in-flight N (default 1, the
+paper's loop) lets each replica sample its next step while its last one trains: workers stay busy, gradients
+are staler (see the README's scaling section).
 
 ${RNN_LOCAL_HELP}
 
@@ -108,6 +110,7 @@ export function localExperiment(argv: readonly string[]): LocalSetup {
   const overrides = defined({
     budgetArchs: given('budget-archs', () => intFlag(args, 'budget-archs', 0, 1)),
     childrenPerStep: given('children', () => intFlag(args, 'children', 0, 1, 1024)),
+    stepsInFlight: given('steps-in-flight', () => intFlag(args, 'steps-in-flight', 1, 1, 16)),
     learningRate: given('lr', () => numberFlag(args, 'lr', 0, 0)),
     refusedReward: given('refused-reward', () => refusedRewardFlag(args)),
     reuseEvaluations: switchFlag(args, 'no-reuse') ? false : undefined,

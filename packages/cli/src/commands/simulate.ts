@@ -9,7 +9,7 @@ import {
 } from '../simulation';
 import { localExperiment, runLocalCluster, type LocalSetup } from './local';
 
-export const SIMULATE_USAGE = `nasrl simulate [--shards S] [--replicas K] [--children M] [--workers W] [--budget-archs N]
+export const SIMULATE_USAGE = `nasrl simulate [--shards S] [--replicas K] [--children M] [--workers W] [--budget-archs N] [--steps-in-flight N]
                [--controller-processes P] [--worker-processes Q] [--time-scale X] [--table PATH] [--lr X]
                [--staleness-bound N|unbounded] [--staleness-rule none|inverse|inverse-sqrt] [--out DIR] [--id ID] [--json]
 
@@ -22,13 +22,16 @@ same services as \`nasrl local\`. Reports the start-up time, the virtual workers
 of every applied gradient (versions behind, per shard push), Redis commands per evaluation (INFO
 commandstats), pushes per second per shard, CPU per controller step and per role, the summed memory of the
 run's processes and the search's quality curve; writes them to DIR/simulation.json (default runs/ID).
+  --steps-in-flight N
+                   steps each replica keeps in flight (default 1: it waits for its step's slowest child, so
+                   W = K·m workers cannot all stay busy; 2 keeps them busy with staler gradients)
   --time-scale X   simulated seconds per tabulated second (default 0.25: children of 8-52 s, median 27 s)
   --staleness-bound N, --staleness-rule R
                    the shards' staleness policy (SPEC section 5): refuse gradients more than N versions
                    behind; scale the learning rate by 1/(1+s) or 1/sqrt(1+s). Default unbounded, none
   --json           also print the report as one JSON line`;
 
-const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'controller-processes', 'worker-processes', 'time-scale', 'table', 'lr', 'out', 'id', 'staleness-bound', 'staleness-rule'];
+const VALUED = ['shards', 'replicas', 'children', 'workers', 'budget-archs', 'steps-in-flight', 'controller-processes', 'worker-processes', 'time-scale', 'table', 'lr', 'out', 'id', 'staleness-bound', 'staleness-rule'];
 
 /** Reads what a simulation reports from the services' log lines and from /proc while it runs. */
 class Recorder {
@@ -93,7 +96,7 @@ class Recorder {
 
 /** What `nasrl simulate` reports (DIR/simulation.json). */
 export interface SimulationReport {
-  readonly sizes: { shards: number; replicas: number; childrenPerStep: number; workers: number; budgetArchs: number; controllerProcesses: number; workerProcesses: number; timeScale: number };
+  readonly sizes: { shards: number; replicas: number; childrenPerStep: number; stepsInFlight: number; workers: number; budgetArchs: number; controllerProcesses: number; workerProcesses: number; timeScale: number };
   /** The shards' staleness policy. */
   readonly stalenessPolicy: { bound: string; rule: string };
   /** Shard pushes refused as stale (SPEC section 5's bound). */
@@ -136,7 +139,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   // The experiment is built as `nasrl local --space nb201` builds it, so both refuse the same bad values.
   const experiment = localExperiment([
     '--space', 'nb201', '--no-reuse',
-    ...passed('budget-archs', '12800'), ...passed('children', '8'), ...passed('time-scale', '0.25'), ...passed('table', DEFAULT_NB201_TABLE),
+    ...passed('budget-archs', '12800'), ...passed('children', '8'), ...passed('steps-in-flight'), ...passed('time-scale', '0.25'), ...passed('table', DEFAULT_NB201_TABLE),
     ...passed('lr'), ...passed('out'), ...passed('id', `sim-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`),
   ]);
   const { config, out } = experiment;
@@ -201,7 +204,7 @@ function simulationReport(o: {
   const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
   return {
     sizes: {
-      shards: setup.shards, replicas: setup.replicas, childrenPerStep: setup.config.childrenPerStep, workers: setup.workers, budgetArchs: setup.config.budgetArchs,
+      shards: setup.shards, replicas: setup.replicas, childrenPerStep: setup.config.childrenPerStep, stepsInFlight: setup.config.stepsInFlight, workers: setup.workers, budgetArchs: setup.config.budgetArchs,
       controllerProcesses: setup.controllerProcesses ?? setup.replicas, workerProcesses: setup.workerProcesses ?? setup.workers, timeScale: setup.config.timeScale,
     },
     stalenessPolicy: { bound: setup.shardEnv?.NASRL_PS_STALENESS_BOUND ?? 'unbounded', rule: setup.shardEnv?.NASRL_PS_STALENESS_RULE ?? 'none' },
@@ -230,7 +233,7 @@ function printReport(r: SimulationReport): void {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const s = r.sizes;
   const lines = [
-    `nasrl simulate: S=${s.shards} shards, K=${s.replicas} replicas (${s.controllerProcesses} processes) × m=${s.childrenPerStep}, W=${s.workers} workers (${s.workerProcesses} processes), time scale ${s.timeScale}`,
+    `nasrl simulate: S=${s.shards} shards, K=${s.replicas} replicas (${s.controllerProcesses} processes) × m=${s.childrenPerStep} (${s.stepsInFlight} step(s) in flight each), W=${s.workers} workers (${s.workerProcesses} processes), time scale ${s.timeScale}`,
     `  evaluated ${r.evaluated} of ${s.budgetArchs} (${r.distinctChildren} distinct children) in ${r.wallSeconds.toFixed(0)} s: ${r.evaluationsPerSecond.toFixed(1)}/s; start-up ${r.startupSeconds.toFixed(1)} s`,
     `  worker utilisation: ${pct(r.workerUtilisation.steady)} once started (${pct(r.workerUtilisation.overall)} overall); synchronous steps allow ${pct(r.workerUtilisation.stepBound)}`,
     `  staleness (versions behind, per applied shard push): median ${r.staleness.median}, mean ${r.staleness.mean.toFixed(1)}, p90 ${r.staleness.p90}, max ${r.staleness.max} (${r.staleness.count} pushes; bound ${r.stalenessPolicy.bound}, rule ${r.stalenessPolicy.rule}, ${r.refusedStale} refused as stale)`,
