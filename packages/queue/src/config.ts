@@ -101,7 +101,10 @@ export interface ExperimentConfig {
   readonly entropyWeight: number;
   /** The controller multiplies each reward by this before REINFORCE (workers report raw rewards). Default 1. */
   readonly rewardScale: number;
-  /** The scaled reward is raised to this power before REINFORCE (emphasises the best children). Default 1. */
+  /**
+   * The scaled reward is raised to this power before REINFORCE (emphasises the best children). Default 3 for
+   * the conv space (SPEC: the validation accuracy, cubed; workers report the accuracy itself), 1 otherwise.
+   */
   readonly rewardPower: number;
   /** Multiplies the shaped reward by a cost factor (see ExperimentCostReward); null: none. Default null. */
   readonly costReward: ExperimentCostReward | null;
@@ -120,6 +123,9 @@ export interface ExperimentConfig {
   /** The recurrent-cell space and its language-model children, fully populated for 'rnn'; null for the other spaces. */
   readonly rnn: ExperimentRnnOptions | null;
 }
+
+/** The conv space's default reward power: SPEC's reward is the validation accuracy, cubed. */
+export const CONV_REWARD_POWER = 3;
 
 /** Defaults of every optional field (space-dependent ones are filled by parseExperimentConfig). */
 export const EXPERIMENT_DEFAULTS = {
@@ -205,7 +211,7 @@ export function parseExperimentConfig(json: unknown): ExperimentConfig {
     baselineDecay: opt('baselineDecay', (v, w) => finite(v, w, fail, (x) => x >= 0 && x < 1, 'in [0, 1)'), d.baselineDecay),
     entropyWeight: opt('entropyWeight', nonNegative, d.entropyWeight),
     rewardScale: opt('rewardScale', positive, d.rewardScale),
-    rewardPower: opt('rewardPower', positive, d.rewardPower),
+    rewardPower: opt('rewardPower', positive, space === 'conv' ? CONV_REWARD_POWER : d.rewardPower),
     costReward: parseCostReward(root.costReward),
     refusedReward: opt('refusedReward', parseRefusedReward, d.refusedReward),
     policy: parsePolicy(root.policy),

@@ -9,6 +9,11 @@ test('defaults are filled and the result is canonical', () => {
   assert.equal(c.budgetArchs, EXPERIMENT_DEFAULTS.budgetArchs);
   assert.equal(c.childrenPerStep, 8);
   assert.equal(c.stepsInFlight, 1, 'the paper\'s loop: one step in flight per replica');
+  // The conv space's reward is the validation accuracy cubed (SPEC); the other spaces' rewards stay linear.
+  assert.equal(c.rewardPower, 3);
+  assert.equal(parseExperimentConfig({ id: 'nb', space: 'nb201', tablePath: 't.csv' }).rewardPower, 1);
+  assert.equal(parseExperimentConfig({ id: 'lm', space: 'rnn' }).rewardPower, 1);
+  assert.equal(parseExperimentConfig({ id: 'cv', rewardPower: 1 }).rewardPower, 1, 'a stated power is kept');
   assert.equal(c.baselineDecay, 0.95);
   assert.deepEqual(c.policy, { hiddenSize: 35, lstmLayers: 2, temperature: 1, tanhConstant: 0 });
   assert.deepEqual(c.spaceOptions.filterCounts, [24, 36, 48, 64]);
