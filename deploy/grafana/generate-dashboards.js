@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Writes deploy/grafana/dashboards/*.json. Edit the panels here and run `node deploy/grafana/generate-dashboards.js`;
-// deploy/test/deploy.test.js checks that the committed files are what this script writes, and that every
+// test/deploy/deploy.test.js checks that the committed files are what this script writes, and that every
 // expression uses only the metric names of the services' metrics contract. Queries over RNN_ONLY_METRICS have
 // data for experiments of space rnn only.
 const fs = require('node:fs');

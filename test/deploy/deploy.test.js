@@ -301,6 +301,8 @@ const METRICS = {
   nasrl_reward_moving_average: 'gauge',
   nasrl_baseline: 'gauge',
   nasrl_best_accuracy: 'gauge',
+  nasrl_child_perplexity: 'histogram',
+  nasrl_best_perplexity: 'gauge',
   nasrl_architectures_sampled_total: 'counter',
   nasrl_architectures_evaluated_total: 'counter',
   nasrl_controller_steps_total: 'counter',
