@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseExperimentConfig } from '@nasrl/queue';
-import { lastJson, runNasrl } from './helpers';
+import { lastJson } from './helpers';
+import { runNasrl } from '../src/testing';
 import { longerRnnConfig, spearmanInterval } from '../src/commands/bench-proxy-rnn';
 
 // Tiny children: one layer of 4 units, one epoch over 800 characters (two segments of 20 rows × 20 steps).
