@@ -37,6 +37,8 @@ test('the conv space takes its settings from a preset (default small) and flags 
   assert.deepEqual([p.preset, p.config.budgetArchs, p.config.training.dataset, p.config.training.epochs, p.config.training.dataDir], ['paper', paper.budgetArchs, paper.training.dataset, paper.training.epochs, '/data/cifar']);
   assert.ok(retrainFlags(p.config, 'paper').join(' ').includes('--data-dir /data/cifar'), 'the retrain command reads the same data');
   assert.deepEqual(retrainFlags(d.config, 'small'), convPreset('small').retrain);
+  const retrain = retrainFlags({ ...d.config, training: { ...d.config.training, learningRate: 0.05 } }, 'small');
+  assert.equal(retrain[retrain.indexOf('--lr') + 1], '0.05', 'the retrain command trains at the rate the search trained its children');
 
   assert.throws(() => localExperiment(['--id', 'p4', '--preset', 'paper']), (e: unknown) => e instanceof UsageError && /--data-dir/.test(e.message));
   assert.throws(() => localExperiment(['--preset', 'huge']), (e: unknown) => e instanceof UsageError && /small, paper/.test(e.message));

@@ -32,7 +32,8 @@ The conv space takes its settings from a preset (default small; paper is the pap
 needs --data-dir); the flags override them. --dataset, --data-dir, --epochs and --subset are for the conv
 space; --table and --time-scale for nb201 (default table ${DEFAULT_NB201_TABLE}) and table (--table required:
 the table space JSON file). --refused-reward is what an architecture the evaluator refuses (over the limits,
-missing from the table) earns: the worst reward seen so far (default) or X. --steps-in-flight N (default 1, the
+missing from the table) earns: the worst reward seen so far (default) or X. --lr is the controller's learning
+rate (Adam, on the shards). --steps-in-flight N (default 1, the
 paper's loop) lets each replica sample its next step while its last one trains: workers stay busy, gradients
 are staler (see the README's scaling section).
 
@@ -444,6 +445,9 @@ export function retrainFlags(config: ExperimentConfig, preset = 'small'): string
   if (at >= 0) flags[at + 1] = config.training.dataset;
   else flags.unshift('--dataset', config.training.dataset);
   if (config.training.dataDir !== null && !flags.includes('--data-dir')) flags.push('--data-dir', config.training.dataDir);
+  // The children's learning rate is the experiment's (the preset's, unless its configuration says otherwise).
+  const lr = flags.indexOf('--lr');
+  if (lr >= 0) flags[lr + 1] = String(config.training.learningRate);
   return flags.map(shellQuote);
 }
 
