@@ -23,3 +23,4 @@ export type { ChildFailureReason, WorkerMetrics } from './worker';
 export { paramServerMetrics } from './param-server';
 export type { ParamServerMetrics, ParamServerMetricsOptions, ShardStatsSource } from './param-server';
 export type { Registry } from 'prom-client';
+export { promtoolCheck } from './testing';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import { test } from 'node:test';
 import { controllerMetrics, createRegistry, paramServerMetrics, startMetricsServer, workerMetrics } from '../src/index';
+import { promtoolCheck } from '../src/testing';
 
 /** GET of a path on host:port: status, content type and body. */
 export function get(address: string, path: string): Promise<{ status: number; type: string; body: string }> {
@@ -22,19 +22,6 @@ function assertMetric(body: string, name: string, type: string): void {
   assert.match(body, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), `${name}: no TYPE ${type} line`);
   const sample = type === 'histogram' ? `${name}_bucket` : name;
   assert.match(body, new RegExp(`^${sample}(\\{[^}]*\\})? `, 'm'), `${name}: no sample`);
-}
-
-// prom-client's own default gauges nodejs_active_{handles,requests,resources}_total break a naming lint; ours must not.
-const DEFAULT_METRIC_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
-
-/** Runs `promtool check metrics` on a scrape; fails when promtool is not on PATH (CI installs it). */
-export function promtoolCheck(body: string): void {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    assert.fail('promtool is not on PATH: install it (apt-get install -y prometheus) to run this check');
-  }
-  const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '' && !DEFAULT_METRIC_LINT.test(l));
-  assert.deepEqual(problems, [], `promtool check metrics failed (status ${r.status})`);
 }
 
 test('the server answers /metrics, /healthz, /readyz (200 and 503), 404, and closes', async () => {

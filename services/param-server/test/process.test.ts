@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { after, test } from 'node:test';
 import { ParameterServerClient, type NamedTensor } from '@nasrl/ps';
+import { promtoolCheck } from '@nasrl/metrics';
 
 const MAIN = path.resolve(__dirname, '../src/main.js');
 const children = new Set<ChildProcess>();
@@ -57,19 +58,6 @@ function httpGet(address: string, urlPath: string): Promise<{ status: number; bo
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     }).on('error', reject);
   });
-}
-
-// prom-client's own default gauges nodejs_active_{handles,requests,resources}_total break a naming lint; ours must not.
-const DEFAULT_METRIC_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
-
-/** Runs `promtool check metrics` on a scrape; fails when promtool is not on PATH (CI installs it). */
-function promtoolCheck(body: string): void {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    assert.fail('promtool is not on PATH: install it (apt-get install -y prometheus) to run this check');
-  }
-  const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '' && !DEFAULT_METRIC_LINT.test(l));
-  assert.deepEqual(problems, [], `promtool check metrics failed (status ${r.status})`);
 }
 
 function tempDir(): string {
