@@ -1,8 +1,8 @@
 import { advantagesFor, EMPTY_BASELINE, reinforceGradient, Rng, stepRewards, type BaselineState } from '@nasrl/controller';
-import { experimentRuntime, hashSeed } from '@nasrl/cluster';
+import { experimentRuntime, forShards, hashSeed } from '@nasrl/cluster';
 import { fromWire, ShardCore, StaleGradientError, toWire, type StalenessOptions } from '@nasrl/ps';
 import type { ExperimentConfig } from '@nasrl/queue';
-import type { Nb201Table } from '@nasrl/search';
+import type { Nb201Table, TabulatedResult } from '@nasrl/search';
 
 /**
  * The cluster's asynchrony on a virtual clock: K replicas of m children, W workers, children that take their
@@ -55,11 +55,6 @@ export interface AsynchronyRun {
   readonly children: AsynchronyChild[];
 }
 
-// The controller's tensors in the shards' wire form.
-function wire(t: { name: string; shape: readonly number[]; data: Float32Array }): ReturnType<typeof toWire> {
-  return toWire({ name: t.name, shape: [...t.shape], data: t.data });
-}
-
 interface Step {
   readonly replica: number;
   readonly stepNo: number;
@@ -77,7 +72,7 @@ export function runAsynchrony(o: AsynchronyOptions): AsynchronyRun {
   const workers = o.workers ?? o.replicas * m;
   const { policy } = experimentRuntime(config);
   const shard = new ShardCore({ shardIndex: 0, shardCount: 1, staleness: o.staleness ?? {}, accumulate: o.accumulate ?? 1 });
-  shard.init({ experiment: config.id, tensors: policy.parameters().map(wire), adam: { learningRate: config.learningRate } });
+  shard.init({ experiment: config.id, tensors: forShards(policy.parameters()).map(toWire), adam: { learningRate: config.learningRate } });
   let baseline: BaselineState = EMPTY_BASELINE;
   let sampled = 0;
   let now = 0;
@@ -85,24 +80,22 @@ export function runAsynchrony(o: AsynchronyOptions): AsynchronyRun {
   let idle = workers;
   const waiting: { step: Step; index: number }[] = [];
   // Running children by finishing time (a binary heap would do for millions; a sorted insert is plenty here).
-  const running: { at: number; started: number; step: Step; index: number }[] = [];
+  const running: { at: number; started: number; step: Step; index: number; row: TabulatedResult }[] = [];
   const children: AsynchronyChild[] = [];
   const staleness: number[] = [];
   let refused = 0;
   const stepsOf = new Map<number, number>();
 
-  const seconds = (tokens: readonly number[]): number => {
-    const row = table.evaluate(tokens);
-    if (!row) throw new Error(`asynchrony: the table has no row for tokens ${tokens.join(',')}`);
-    return row.cost;
-  };
   const startChildren = (): void => {
     while (idle > 0 && waiting.length > 0) {
       const job = waiting.shift() as { step: Step; index: number };
-      const at = now + seconds(job.step.tokens[job.index] as number[]);
+      const tokens = job.step.tokens[job.index] as number[];
+      const row = table.evaluate(tokens);
+      if (!row) throw new Error(`asynchrony: the table has no row for tokens ${tokens.join(',')}`);
+      const at = now + row.cost;
       let i = running.length;
       while (i > 0 && (running[i - 1] as { at: number }).at > at) i--;
-      running.splice(i, 0, { at, started: now, ...job });
+      running.splice(i, 0, { at, started: now, row, ...job });
       idle--;
     }
   };
@@ -128,7 +121,7 @@ export function runAsynchrony(o: AsynchronyOptions): AsynchronyRun {
     policy.setParameters(step.parameters);
     const { gradients } = reinforceGradient(policy, step.tokens.map((tokens) => ({ tokens })), advantages, undefined, config.entropyWeight);
     try {
-      const push = shard.push({ experiment: config.id, replica: String(step.replica), stepId: `r${step.replica}-s${step.stepNo}`, baseVersion: step.version, gradients: gradients.map(wire) });
+      const push = shard.push({ experiment: config.id, replica: String(step.replica), stepId: `r${step.replica}-s${step.stepNo}`, baseVersion: step.version, gradients: forShards(gradients).map(toWire) });
       staleness.push(push.staleness);
     } catch (err) {
       if (!(err instanceof StaleGradientError)) throw err;
@@ -139,12 +132,11 @@ export function runAsynchrony(o: AsynchronyOptions): AsynchronyRun {
   for (let r = 0; r < o.replicas; r++) for (let lane = 0; lane < config.stepsInFlight; lane++) sample(r);
   startChildren();
   while (running.length > 0) {
-    const done = running.shift() as { at: number; started: number; step: Step; index: number };
+    const done = running.shift() as (typeof running)[number];
     now = done.at;
     busy += done.at - done.started;
     idle++;
-    const row = table.evaluate(done.step.tokens[done.index] as number[]);
-    const result = { reward: row?.reward ?? 0, test: row?.test ?? 0 };
+    const result = { reward: done.row.reward, test: done.row.test };
     done.step.results[done.index] = result;
     children.push({ validation: result.reward, test: result.test, finishedAt: now });
     if (--done.step.left === 0) {

@@ -16,7 +16,7 @@ export { ControllerReplica, initOnce } from './replica';
 export type { ReplicaOptions, ReplicaSummary } from './replica';
 export { createStepProcessor } from './step-processor';
 export type { DroppedPush, StepLog, StepProcessorOptions, StepSummary } from './step-processor';
-export { experimentRuntime, hashSeed, depthFor, layersArg, runtimeCache } from './experiment';
+export { experimentRuntime, forShards, hashSeed, depthFor, layersArg, runtimeCache } from './experiment';
 export type { ExperimentRuntime } from './experiment';
 export { retryTransient } from './retry';
 export { decodeStepParameters, encodeStepParameters, StepParametersFormatError } from './step-parameters';

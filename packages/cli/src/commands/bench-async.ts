@@ -87,8 +87,9 @@ export async function benchAsyncCommand(argv: readonly string[]): Promise<number
       const run = runAsynchrony({ config, table, replicas: k, workers, staleness, accumulate, seed });
       per.push(run);
       const { children: _children, staleness: s, ...figures } = run;
-      runs.push({ replicas: k, workers, seed, ...figures, stalenessMedian: distribution(s).median });
-      process.stderr.write(`  K=${k} seed ${seed}: best test ${run.bestTest.toFixed(2)}, last tenth ${run.lastTenthMean.toFixed(2)}, staleness median ${distribution(s).median}\n`);
+      const stalenessMedian = distribution(s).median;
+      runs.push({ replicas: k, workers, seed, ...figures, stalenessMedian });
+      process.stderr.write(`  K=${k} seed ${seed}: best test ${run.bestTest.toFixed(2)}, last tenth ${run.lastTenthMean.toFixed(2)}, staleness median ${stalenessMedian}\n`);
     }
     const ms = (xs: number[]): { mean: number; se: number } => ({ mean: mean(xs), se: standardError(xs) });
     rows.push({
